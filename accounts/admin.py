@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import UserChangeForm as DjangoUserChangeForm
+from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
+
+from accounts.models import Company, Domain, Team, User
+from audit.services import audit_record
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+    fields = ("domain", "created_at")
+    readonly_fields = ("created_at",)
+
+
+class TeamInline(admin.TabularInline):
+    model = Team
+    extra = 0
+    fields = ("name", "created_at")
+    readonly_fields = ("created_at",)
+
+
+@admin.register(Company)
+class CompanyAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "created_at")
+    search_fields = ("slug", "name", "domains__domain")
+    inlines = [DomainInline, TeamInline]
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            action="company.changed" if change else "company.created",
+            company=obj,
+            actor=request.user,
+            target=obj.slug,
+            details={"fields": form.changed_data},
+        )
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "company")
+    list_filter = ("company",)
+    search_fields = ("name", "company__slug")
+    list_select_related = ("company",)
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ("domain", "company")
+    search_fields = ("domain", "company__slug")
+    list_select_related = ("company",)
+
+
+class UserCreationForm(DjangoUserCreationForm):
+    class Meta:
+        model = User
+        fields = ("email", "company", "role", "team")
+
+
+class UserChangeForm(DjangoUserChangeForm):
+    class Meta:
+        model = User
+        fields = "__all__"
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    form = UserChangeForm
+    add_form = UserCreationForm
+    ordering = ("email",)
+    list_display = (
+        "email",
+        "full_name",
+        "company",
+        "role",
+        "team",
+        "source",
+        "is_active",
+        "is_staff",
+    )
+    list_filter = ("is_active", "is_staff", "role", "source", "company")
+    search_fields = ("email", "first_name", "last_name", "username", "company__slug")
+    list_select_related = ("company", "team")
+    readonly_fields = ("last_login", "date_joined", "source")
+    fieldsets = (
+        (None, {"fields": ("email", "username", "password")}),
+        ("Person", {"fields": ("first_name", "last_name")}),
+        ("Company", {"fields": ("company", "role", "team", "source")}),
+        (
+            "Access",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
+        ("Dates", {"fields": ("last_login", "date_joined")}),
+    )
+    add_fieldsets = (
+        (
+            None,
+            {
+                "classes": ("wide",),
+                "fields": ("email", "company", "role", "team", "password1", "password2"),
+            },
+        ),
+    )
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            action="user.changed" if change else "user.created",
+            company=obj.company,
+            actor=request.user,
+            target=obj.email,
+            details={"fields": form.changed_data},
+        )

@@ -1,0 +1,13 @@
+"""The Celery app. With no REDIS_URL, settings make every task run in-process (eager)."""
+
+from __future__ import annotations
+
+import os
+
+from celery import Celery
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = Celery("sso")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()

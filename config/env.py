@@ -1,0 +1,110 @@
+"""Strict readers for the environment.
+
+django-environ parses the values; these wrappers make every bad value fail at start with an
+``ImproperlyConfigured`` that names the variable, instead of a silent fallback (``env.bool`` reads
+"maybe" as False) or a bare ``ValueError`` deep in a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+env = environ.Env()
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+_UNSET: Any = object()
+
+_SUPPORTED_DB_ENGINES = {
+    "django.db.backends.postgresql",
+    "django.db.backends.sqlite3",
+}
+
+
+def _raw(name: str) -> str | None:
+    value = env.str(name, default=None)
+    return None if value is None else value.strip()
+
+
+def read_bool(name: str, *, default: bool) -> bool:
+    value = _raw(name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name} must be one of 1/0, true/false, yes/no, on/off; got {value!r}"
+    )
+
+
+def read_int(name: str, *, default: int, minimum: int, maximum: int) -> int:
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a whole number; got {value!r}") from None
+    if not minimum <= number <= maximum:
+        raise ImproperlyConfigured(f"{name} must be between {minimum} and {maximum}; got {number}")
+    return number
+
+
+def read_str(name: str, *, default: str | None = _UNSET) -> str:
+    value = _raw(name)
+    if value:
+        return value
+    if default is _UNSET:
+        raise ImproperlyConfigured(f"{name} is required")
+    return default
+
+
+def read_list(name: str, *, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def read_url(name: str, *, default: str | None = _UNSET, require_https: bool) -> str:
+    from urllib.parse import urlsplit
+
+    value = read_str(name, default=default)
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(f"{name} must be an absolute http(s) URL; got {value!r}")
+    if require_https and parts.scheme != "https":
+        raise ImproperlyConfigured(f"{name} must use https outside DJANGO_DEBUG; got {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name} must be an origin without a path; got {value!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def read_database(name: str, *, default: str) -> dict:
+    value = _raw(name) or default
+    try:
+        config = environ.Env.db_url_config(value)
+    except Exception as exc:  # django-environ raises several types for a bad URL
+        raise ImproperlyConfigured(f"{name} is not a usable database URL: {exc}") from None
+    if config.get("ENGINE") not in _SUPPORTED_DB_ENGINES:
+        raise ImproperlyConfigured(
+            f"{name} must be a postgres:// or sqlite:/// URL; got scheme {value.split(':', 1)[0]!r}"
+        )
+    return config
+
+
+def read_redis_url(name: str) -> str | None:
+    value = _raw(name)
+    if not value:
+        return None
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"{name} must be a redis://, rediss:// or unix:// URL; got {value!r}"
+        )
+    return value

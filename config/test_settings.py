@@ -1,0 +1,21 @@
+"""Settings for the test run: the production module with debug-free defaults the tests need.
+
+Nothing secret is committed: the key is made per run. ``DATABASE_URL`` and ``REDIS_URL`` pass
+through, so the same suite runs on SQLite and in-process tasks or on PostgreSQL and Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+
+os.environ.setdefault("DJANGO_DEBUG", "0")
+os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
+os.environ.setdefault("BASE_URL", "https://sso.test")
+os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "sso.test,testserver")
+
+from config.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False

@@ -1,0 +1,15 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import include, path
+
+from connections import views as sso_views
+
+admin.site.site_header = "SSO connection manager"
+admin.site.site_title = "SSO admin"
+
+urlpatterns = [
+    path("", sso_views.home, name="home"),
+    path("admin/", admin.site.urls),
+    path("sso/", include("connections.urls")),
+]

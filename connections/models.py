@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.validators import validate_connection_name, validate_sign_on_url
+
+
+class Provisioning(models.TextChoices):
+    JIT = "jit", "Just-in-Time (first login creates the user)"
+    SCIM = "scim", "SCIM (the IdP pushes users)"
+
+
+class ConnectionStatus(models.TextChoices):
+    DRAFT = "draft", "Draft (only a test login from the admin)"
+    ACTIVE = "active", "Active"
+    DISABLED = "disabled", "Disabled (every login refused)"
+
+
+class Connection(models.Model):
+    """One customer IdP: a SAML 2.0 trust relationship owned by one company."""
+
+    company = models.ForeignKey(
+        "accounts.Company", on_delete=models.PROTECT, related_name="connections"
+    )
+    name = models.CharField(max_length=63, unique=True, validators=[validate_connection_name])
+    sign_on_url = models.URLField(
+        "IdP sign-on URL", max_length=1000, validators=[validate_sign_on_url]
+    )
+    idp_entity_id = models.CharField(
+        "IdP entity ID (issuer)",
+        max_length=1000,
+        blank=True,
+        help_text="Leave blank to trust the signing certificate alone; the first issuer seen "
+        "is then recorded below.",
+    )
+    observed_idp_entity_id = models.CharField(
+        "issuer first seen", max_length=1000, blank=True, editable=False
+    )
+    provisioning = models.CharField(
+        max_length=4, choices=Provisioning.choices, default=Provisioning.JIT
+    )
+    default_team = models.ForeignKey(
+        "accounts.Team",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="JIT puts users here when division is missing or names no team.",
+    )
+    allow_idp_initiated = models.BooleanField(
+        "allow IdP-initiated login", default=True, help_text="Logins started from the Okta tile."
+    )
+    status = models.CharField(
+        max_length=10, choices=ConnectionStatus.choices, default=ConnectionStatus.DRAFT
+    )
+    attribute_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Overrides of SAML attribute names, e.g. {"email": "mail", "division": "dept"}.',
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.default_team_id and self.default_team.company_id != self.company_id:
+            raise ValidationError({"default_team": "The default team belongs to another company."})
+
+    # The SP values we send back to the customer; all derived from BASE_URL and the name.
+    @property
+    def sp_entity_id(self) -> str:
+        return _absolute(reverse("sso-metadata", args=[self.name]))
+
+    @property
+    def acs_url(self) -> str:
+        return _absolute(reverse("sso-acs", args=[self.name]))
+
+    @property
+    def login_url(self) -> str:
+        return _absolute(reverse("sso-login", args=[self.name]))
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == ConnectionStatus.ACTIVE
+
+
+def _absolute(path: str) -> str:
+    from django.conf import settings
+
+    return f"{settings.BASE_URL}{path}"
+
+
+class SigningCertificate(models.Model):
+    """An IdP signing certificate trusted for one connection. Several during a rotation."""
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="certificates"
+    )
+    pem = models.TextField()
+    fingerprint_sha256 = models.CharField("SHA-256 fingerprint", max_length=95)
+    subject = models.CharField(max_length=500, blank=True)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField("expires")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-not_after"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "fingerprint_sha256"],
+                name="certificate_unique_per_connection",
+                violation_error_message="This certificate is already on the connection.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject or 'certificate'} (expires {self.not_after:%Y-%m-%d})"
+
+    @property
+    def base64_der(self) -> str:
+        return "".join(line for line in self.pem.splitlines() if not line.startswith("-----"))

@@ -1,0 +1,85 @@
+"""Reads for connections. The operator-facing ones (commands) see every company; anything a
+customer or a company user can reach goes through a selector that takes ``company=``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from accounts.models import Company
+from connections.models import Connection, ConnectionStatus, SigningCertificate
+from core.exceptions import NotFound
+
+
+def connection_get(*, name: str) -> Connection:
+    try:
+        return Connection.objects.select_related("company", "default_team").get(name=name)
+    except Connection.DoesNotExist:
+        raise NotFound(f"No connection is named '{name}'.", code="connection_unknown") from None
+
+
+def connection_list(*, company: Company | None = None) -> QuerySet[Connection]:
+    connections = Connection.objects.select_related("company", "default_team").prefetch_related(
+        "certificates"
+    )
+    if company is not None:
+        connections = connections.filter(company=company)
+    return connections.order_by("name")
+
+
+def certificates_expiring(*, within_days: int) -> QuerySet[SigningCertificate]:
+    """Certificates of enabled connections (active or draft) that expire within the window and
+    have no later replacement on the same connection."""
+    horizon = timezone.now() + timedelta(days=within_days)
+    replacement = SigningCertificate.objects.filter(
+        connection=OuterRef("connection"), not_after__gt=horizon
+    )
+    return (
+        SigningCertificate.objects.select_related("connection", "connection__company")
+        .exclude(connection__status=ConnectionStatus.DISABLED)
+        .filter(not_after__lte=horizon)
+        .exclude(Exists(replacement))
+        .order_by("not_after")
+    )
+
+
+def certificate_describe(certificate: SigningCertificate) -> dict[str, Any]:
+    days_left = (certificate.not_after - timezone.now()).days
+    return {
+        "fingerprint_sha256": certificate.fingerprint_sha256,
+        "subject": certificate.subject,
+        "not_before": certificate.not_before.isoformat(),
+        "not_after": certificate.not_after.isoformat(),
+        "days_left": days_left,
+        "expired": days_left < 0,
+    }
+
+
+def connection_describe(connection: Connection) -> dict[str, Any]:
+    """Everything support and operators need about one connection, including the SP values to
+    send back to the customer."""
+    return {
+        "name": connection.name,
+        "company": connection.company.slug,
+        "status": connection.status,
+        "provisioning": connection.provisioning,
+        "sign_on_url": connection.sign_on_url,
+        "idp_entity_id": connection.idp_entity_id,
+        "observed_idp_entity_id": connection.observed_idp_entity_id,
+        "default_team": connection.default_team.name if connection.default_team else None,
+        "allow_idp_initiated": connection.allow_idp_initiated,
+        "attribute_mapping": connection.attribute_mapping,
+        "certificates": [certificate_describe(c) for c in connection.certificates.all()],
+        "service_provider": {
+            "entity_id": connection.sp_entity_id,
+            "acs_url": connection.acs_url,
+            "metadata_url": connection.sp_entity_id,
+            "login_url": connection.login_url,
+            "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        },
+        "created_at": connection.created_at.isoformat(),
+        "updated_at": connection.updated_at.isoformat(),
+    }

@@ -1,0 +1,222 @@
+"""Writes for connections and their certificates. Validated, atomic, audited."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import Company, Team, User
+from audit.services import audit_record
+from connections.certificates import parse_certificate
+from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
+from core.exceptions import Conflict, ValidationFailed
+
+
+def _validated(instance: Any, **kwargs: Any) -> Any:
+    try:
+        instance.full_clean(**kwargs)
+    except ValidationError as error:
+        raise ValidationFailed.from_django(error) from None
+    return instance
+
+
+@transaction.atomic
+def connection_create(
+    *,
+    company: Company,
+    name: str,
+    sign_on_url: str,
+    certificate_data: bytes | str,
+    idp_entity_id: str = "",
+    provisioning: str = Provisioning.JIT,
+    default_team: Team | None = None,
+    allow_idp_initiated: bool = True,
+    status: str = ConnectionStatus.ACTIVE,
+    attribute_mapping: dict[str, str] | None = None,
+    acting_user: User | None = None,
+    actor_label: str = "",
+) -> Connection:
+    parsed = parse_certificate(certificate_data)
+    connection = Connection(
+        company=company,
+        name=name,
+        sign_on_url=sign_on_url.strip(),
+        idp_entity_id=idp_entity_id.strip(),
+        provisioning=provisioning,
+        default_team=default_team,
+        allow_idp_initiated=allow_idp_initiated,
+        status=status,
+        attribute_mapping=attribute_mapping or {},
+    )
+    _validated(connection)
+    try:
+        with transaction.atomic():
+            connection.save()
+    except IntegrityError:
+        raise Conflict(f"A connection named '{name}' already exists.") from None
+    certificate = _store_certificate(connection, parsed)
+    audit_record(
+        action="connection.created",
+        connection=connection,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=connection.name,
+        details={
+            "sign_on_url": connection.sign_on_url,
+            "idp_entity_id": connection.idp_entity_id,
+            "provisioning": connection.provisioning,
+            "status": connection.status,
+            "certificate_sha256": certificate.fingerprint_sha256,
+            "certificate_expires": certificate.not_after.isoformat(),
+        },
+    )
+    return connection
+
+
+def _store_certificate(connection: Connection, parsed: Any) -> SigningCertificate:
+    certificate = SigningCertificate(
+        connection=connection,
+        pem=parsed.pem,
+        fingerprint_sha256=parsed.fingerprint_sha256,
+        subject=parsed.subject[:500],
+        not_before=parsed.not_before,
+        not_after=parsed.not_after,
+    )
+    _validated(certificate)
+    certificate.save()
+    return certificate
+
+
+def _touch(connection: Connection) -> None:
+    """Bump ``updated_at``: the cached SAML configuration of the connection keys on it."""
+    connection.updated_at = timezone.now()
+    connection.save(update_fields=["updated_at"])
+
+
+@transaction.atomic
+def connection_add_certificate(
+    *,
+    connection: Connection,
+    certificate_data: bytes | str,
+    acting_user: User | None = None,
+    actor_label: str = "",
+) -> SigningCertificate:
+    """Trust one more certificate (a rotation): the old ones stay until removed."""
+    parsed = parse_certificate(certificate_data)
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    if connection.certificates.filter(fingerprint_sha256=parsed.fingerprint_sha256).exists():
+        raise Conflict("This certificate is already on the connection.")
+    certificate = _store_certificate(connection, parsed)
+    _touch(connection)
+    audit_record(
+        action="connection.certificate_added",
+        connection=connection,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=connection.name,
+        details={
+            "certificate_sha256": certificate.fingerprint_sha256,
+            "certificate_expires": certificate.not_after.isoformat(),
+        },
+    )
+    return certificate
+
+
+@transaction.atomic
+def connection_remove_certificate(
+    *, certificate: SigningCertificate, acting_user: User | None = None, actor_label: str = ""
+) -> None:
+    connection = Connection.objects.select_for_update().get(pk=certificate.connection_id)
+    if connection.certificates.count() <= 1:
+        raise ValidationFailed("A connection keeps at least one signing certificate.")
+    fingerprint = certificate.fingerprint_sha256
+    certificate.delete()
+    _touch(connection)
+    audit_record(
+        action="connection.certificate_removed",
+        connection=connection,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=connection.name,
+        details={"certificate_sha256": fingerprint},
+    )
+
+
+@transaction.atomic
+def connection_set_status(
+    *, connection: Connection, status: str, acting_user: User | None = None, actor_label: str = ""
+) -> Connection:
+    """Enable, disable or return to draft. Returns early when nothing changes."""
+    if status not in ConnectionStatus.values:
+        raise ValidationFailed(f"Unknown status '{status}'.")
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    if connection.status == status:
+        return connection
+    previous = connection.status
+    connection.status = status
+    connection.updated_at = timezone.now()
+    connection.save(update_fields=["status", "updated_at"])
+    audit_record(
+        action="connection.status_changed",
+        connection=connection,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=connection.name,
+        details={"from": previous, "to": status},
+    )
+    return connection
+
+
+_EDITABLE_FIELDS = (
+    "sign_on_url",
+    "idp_entity_id",
+    "provisioning",
+    "default_team",
+    "allow_idp_initiated",
+    "status",
+    "attribute_mapping",
+)
+
+
+@transaction.atomic
+def connection_update(
+    *,
+    connection: Connection,
+    acting_user: User | None = None,
+    actor_label: str = "",
+    **changes: Any,
+) -> Connection:
+    """Change editable fields; the audit event lists each field's old and new value."""
+    unknown = set(changes) - set(_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    connection = Connection.objects.select_for_update().get(pk=connection.pk)
+    diff = {}
+    for field, value in changes.items():
+        old = getattr(connection, field)
+        if old != value:
+            diff[field] = {"from": _describe(old), "to": _describe(value)}
+            setattr(connection, field, value)
+    if not diff:
+        return connection
+    _validated(connection)
+    connection.updated_at = timezone.now()
+    connection.save()
+    audit_record(
+        action="connection.updated",
+        connection=connection,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=connection.name,
+        details={"changes": diff},
+    )
+    return connection
+
+
+def _describe(value: Any) -> Any:
+    if hasattr(value, "pk"):
+        return str(value)
+    return value

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import factory
+
+from accounts.models import Company, Domain, Role, Team, User
+from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
+from tests.certs import make_keypair
+
+
+class CompanyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Company
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"company{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.capitalize())
+
+
+class DomainFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Domain
+
+    company = factory.SubFactory(CompanyFactory)
+    domain = factory.LazyAttribute(lambda o: f"{o.company.slug}.example")
+
+
+class TeamFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Team
+
+    company = factory.SubFactory(CompanyFactory)
+    name = factory.Sequence(lambda n: f"Team {n}")
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        skip_postgeneration_save = True
+
+    company = factory.SubFactory(CompanyFactory)
+    email = factory.LazyAttributeSequence(
+        lambda o, n: f"user{n}@{o.company.slug if o.company else 'staff'}.example"
+    )
+    first_name = "Ada"
+    last_name = "Lovelace"
+    role = Role.SENDER
+    password = factory.django.Password(None)
+
+
+class ConnectionFactory(factory.django.DjangoModelFactory):
+    """A connection row with one certificate; the keypair is kept on ``connection.keypair`` so a
+    test IdP can sign for it."""
+
+    class Meta:
+        model = Connection
+        skip_postgeneration_save = True
+
+    company = factory.SubFactory(CompanyFactory)
+    name = factory.LazyAttribute(lambda o: o.company.slug)
+    sign_on_url = factory.LazyAttribute(lambda o: f"https://{o.name}.okta.example/app/sso/saml")
+    idp_entity_id = factory.LazyAttribute(lambda o: f"http://www.okta.com/{o.name}")
+    provisioning = Provisioning.JIT
+    status = ConnectionStatus.ACTIVE
+
+    @factory.post_generation
+    def keypair(obj, create, extracted, **kwargs):  # noqa: N805 - factory_boy's signature
+        pair = extracted or make_keypair(f"{obj.name}.okta.example")
+        obj.keypair = pair
+        if create:
+            from connections.certificates import parse_certificate
+
+            parsed = parse_certificate(pair.cert_pem)
+            SigningCertificate.objects.create(
+                connection=obj,
+                pem=parsed.pem,
+                fingerprint_sha256=parsed.fingerprint_sha256,
+                subject=parsed.subject,
+                not_before=parsed.not_before,
+                not_after=parsed.not_after,
+            )
