@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "connections",
+    "provisioning",
 ]
 
 MIDDLEWARE = [

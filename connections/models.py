@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.validators import validate_connection_name, validate_sign_on_url
+from provisioning.attributes import validate_attribute_mapping
 
 
 class Provisioning(models.TextChoices):
@@ -59,6 +60,7 @@ class Connection(models.Model):
     attribute_mapping = models.JSONField(
         default=dict,
         blank=True,
+        validators=[validate_attribute_mapping],
         help_text='Overrides of SAML attribute names, e.g. {"email": "mail", "division": "dept"}.',
     )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -128,3 +130,69 @@ class SigningCertificate(models.Model):
     @property
     def base64_der(self) -> str:
         return "".join(line for line in self.pem.splitlines() if not line.startswith("-----"))
+
+
+# --- state of sign-ins in flight ------------------------------------------------------------
+# Kept in the database (shared by every web process), never in process memory, so any process
+# can finish any login. Expired rows are purged periodically; lookups ignore them anyway.
+
+
+class PendingAuthnRequest(models.Model):
+    """An SP-initiated AuthnRequest awaiting its response. Consumed once.
+
+    ``browser_binding`` is the SHA-256 of a random value kept in a cookie of the browser that
+    started the login: the response only completes in that browser.
+    """
+
+    request_id = models.CharField(max_length=100, unique=True)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    browser_binding = models.CharField(max_length=64)
+    next_path = models.CharField(max_length=2000, blank=True)
+    test_login = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.request_id} ({self.connection_id})"
+
+
+class SeenAssertion(models.Model):
+    """Assertion IDs already accepted, for replay detection; kept until the assertion expires."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    assertion_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "assertion_id"], name="seen_assertion_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.assertion_id
+
+
+class VerifiedSignIn(models.Model):
+    """A response that passed every check at the ACS, waiting for the same browser to come back
+    on a same-site request (where its session cookie is visible) to finish the sign-in.
+
+    The ACS is a cross-site POST, on which a SameSite=Lax session cookie is not sent; finishing
+    on a same-site GET is what lets us see who is already signed in (no silent session swap)
+    and check the browser binding of an SP-initiated request.
+    """
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    identity = models.JSONField()
+    request_id = models.CharField(max_length=100, blank=True)
+    browser_binding = models.CharField(max_length=64, blank=True)
+    next_path = models.CharField(max_length=2000, blank=True)
+    test_login = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"sign-in via {self.connection_id} at {self.created_at:%H:%M:%S}"

@@ -21,6 +21,30 @@ def connection_get(*, name: str) -> Connection:
         raise NotFound(f"No connection is named '{name}'.", code="connection_unknown") from None
 
 
+def connection_for_sign_in(*, name: str) -> Connection | None:
+    """The connection a sign-in URL names, with what the SAML flow reads, or None."""
+    if len(name) > 63:
+        return None
+    return (
+        Connection.objects.select_related("company", "default_team")
+        .prefetch_related("certificates")
+        .filter(name=name)
+        .first()
+    )
+
+
+def connections_for_email(*, email: str) -> list[Connection]:
+    """The active connections of the company that owns the email's domain."""
+    domain = email.rsplit("@", 1)[-1].strip().lower()
+    if not domain:
+        return []
+    return list(
+        Connection.objects.filter(
+            company__domains__domain=domain, status=ConnectionStatus.ACTIVE
+        ).order_by("name")
+    )
+
+
 def connection_list(*, company: Company | None = None) -> QuerySet[Connection]:
     connections = Connection.objects.select_related("company", "default_team").prefetch_related(
         "certificates"

@@ -51,7 +51,9 @@ def connection_create(
         status=status,
         attribute_mapping=attribute_mapping or {},
     )
-    _validated(connection)
+    # Uniqueness is left to the database so that a taken name is a Conflict (409), not a
+    # validation message, and so that two concurrent creates cannot both pass a check.
+    _validated(connection, validate_unique=False)
     try:
         with transaction.atomic():
             connection.save()

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<str:name>/metadata/", views.metadata, name="sso-metadata"),
     path("<str:name>/login/", views.login, name="sso-login"),
     path("<str:name>/acs/", views.acs, name="sso-acs"),
+    path("<str:name>/finish/", views.finish, name="sso-finish"),
 ]

@@ -1,27 +1,220 @@
+"""The sign-in pages and SAML endpoints. Thin: parse the request, call the flow, render."""
+
 from __future__ import annotations
 
-from django.http import Http404, HttpResponse
+import logging
+
+from django.conf import settings
+from django.contrib.auth import login as django_login
+from django.contrib.auth import logout as django_logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from connections import saml
+from connections.exceptions import ConnectionUnknown, SignInRefused
+from connections.models import Connection
+from connections.redirects import safe_next_path
+from connections.selectors import connection_for_sign_in, connections_for_email
+from connections.sign_in import (
+    FINISH_COOKIE,
+    acs_receive,
+    binding_cookie_name,
+    sign_in_complete,
+    sign_in_discard,
+    sign_in_identity,
+    sign_in_refusal_record,
+    sign_in_start,
+    sign_in_test_report,
+    verified_sign_in_get,
+)
+
+logger = logging.getLogger(__name__)
+
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
-def home(request):
-    return HttpResponse("SSO connection manager is up.")
+def _cookie_args(path: str, max_age: int) -> dict:
+    return {
+        "max_age": max_age,
+        "path": path,
+        "secure": settings.SESSION_COOKIE_SECURE,
+        "httponly": True,
+        "samesite": "Lax",
+    }
 
 
-def sign_in(request):
-    raise Http404
+def _refused(
+    request: HttpRequest, error: SignInRefused, connection: Connection | None, **context
+) -> HttpResponse:
+    logger.info("sign-in refused: %s %s", error.code, error.extra)
+    sign_in_refusal_record(error=error, connection=connection, context=context)
+    return render(
+        request,
+        "sso/error.html",
+        {"code": error.code, "message": error.message, "connection": connection},
+        status=error.http_status,
+    )
 
 
-def sign_out(request):
-    raise Http404
+def _connection_or_refuse(request: HttpRequest, name: str) -> Connection:
+    connection = connection_for_sign_in(name=name)
+    if connection is None:
+        raise ConnectionUnknown(extra={"name": name[:100]})
+    return connection
 
 
-def metadata(request, name):
-    raise Http404
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html", {"user": request.user})
 
 
-def login(request, name):
-    raise Http404
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """``/sso/``: a work email (its domain picks the connection) or a connection name."""
+    next_path = safe_next_path(request.GET.get("next") or request.POST.get("next"), default="")
+    context = {"next": next_path, "value": ""}
+    if request.method == "POST":
+        value = (request.POST.get("identifier") or "").strip().lower()[:254]
+        context["value"] = value
+        choices = connections_for_email(email=value) if "@" in value else []
+        if "@" not in value and value:
+            connection = connection_for_sign_in(name=value)
+            choices = [connection] if connection is not None and connection.is_usable else []
+        if len(choices) == 1:
+            url = reverse("sso-login", args=[choices[0].name])
+            return HttpResponseRedirect(f"{url}?next={next_path}" if next_path else url)
+        if choices:
+            context["choices"] = choices
+        else:
+            context["error"] = (
+                "We found no single sign-on for that email address or connection name. "
+                "Check it, or ask your IT team for your company's connection name."
+            )
+    return render(request, "sso/sign_in.html", context)
 
 
-def acs(request, name):
-    raise Http404
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_out(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        django_logout(request)
+        return redirect("sso-start")
+    return render(request, "sso/sign_out.html")
+
+
+@require_GET
+def metadata(request: HttpRequest, name: str) -> HttpResponse:
+    try:
+        connection = _connection_or_refuse(request, name)
+    except SignInRefused as error:
+        return _refused(request, error, None)
+    return HttpResponse(saml.sp_metadata(connection), content_type="application/samlmetadata+xml")
+
+
+@never_cache
+@require_GET
+def login(request: HttpRequest, name: str) -> HttpResponse:
+    """SP-initiated: an AuthnRequest to the IdP over HTTP-Redirect, bound to this browser."""
+    connection = None
+    try:
+        connection = _connection_or_refuse(request, name)
+        test_login = (
+            request.GET.get("test") == "1"
+            and request.user.is_authenticated
+            and request.user.is_staff
+        )
+        started = sign_in_start(
+            connection=connection, next_path=request.GET.get("next"), test_login=test_login
+        )
+    except SignInRefused as error:
+        return _refused(request, error, connection)
+    response = HttpResponseRedirect(started.redirect_url)
+    response.set_cookie(
+        binding_cookie_name(started.request_id),
+        started.browser_secret,
+        **_cookie_args(f"/sso/{connection.name}/", max_age=600),
+    )
+    return response
+
+
+@csrf_exempt  # the IdP posts here cross-site; the signed response is the proof, not a CSRF token
+@never_cache
+@require_POST
+def acs(request: HttpRequest, name: str) -> HttpResponse:
+    connection = None
+    try:
+        connection = _connection_or_refuse(request, name)
+        received = acs_receive(
+            connection=connection,
+            saml_response=request.POST.get("SAMLResponse"),
+            relay_state=request.POST.get("RelayState"),
+        )
+    except SignInRefused as error:
+        return _refused(request, error, connection)
+    # Finish on a same-site GET, where the browser's session cookie is visible (see
+    # VerifiedSignIn). 303 turns the POST into a GET.
+    response = HttpResponseRedirect(reverse("sso-finish", args=[connection.name]))
+    response.status_code = 303
+    response.set_cookie(
+        FINISH_COOKIE,
+        received.finish_token,
+        **_cookie_args(f"/sso/{connection.name}/finish/", max_age=120),
+    )
+    return response
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def finish(request: HttpRequest, name: str) -> HttpResponse:
+    connection = None
+    try:
+        connection = _connection_or_refuse(request, name)
+        record = verified_sign_in_get(
+            connection=connection, finish_token=request.COOKIES.get(FINISH_COOKIE)
+        )
+        browser_secret = (
+            request.COOKIES.get(binding_cookie_name(record.request_id))
+            if record.request_id
+            else None
+        )
+        if record.test_login:
+            report = sign_in_test_report(record=record, browser_secret=browser_secret)
+            page = render(
+                request, "sso/test_result.html", {"connection": connection, "report": report}
+            )
+            return _forget_cookies(page, connection, record)
+
+        signed_in = request.user if request.user.is_authenticated else None
+        if signed_in is not None and request.method == "GET":
+            identity = sign_in_identity(record)
+            if signed_in.email != identity.email:
+                # Never swap one person's session for another's silently: ask.
+                context = {
+                    "connection": connection,
+                    "current": signed_in,
+                    "incoming": identity.email,
+                }
+                return render(request, "sso/confirm_switch.html", context)
+        if request.method == "POST" and request.POST.get("choice") != "switch":
+            sign_in_discard(record=record)
+            return _forget_cookies(redirect("home"), connection, record)
+        user = sign_in_complete(record=record, browser_secret=browser_secret)
+    except SignInRefused as error:
+        return _forget_cookies(_refused(request, error, connection), connection, None)
+    django_login(request, user, backend=_MODEL_BACKEND)
+    return _forget_cookies(redirect(record.next_path or "home"), connection, record)
+
+
+def _forget_cookies(response: HttpResponse, connection: Connection | None, record) -> HttpResponse:
+    if connection is not None:
+        response.delete_cookie(FINISH_COOKIE, path=f"/sso/{connection.name}/finish/")
+        if record is not None and record.request_id:
+            response.delete_cookie(
+                binding_cookie_name(record.request_id), path=f"/sso/{connection.name}/"
+            )
+    return response

@@ -1,0 +1,119 @@
+"""Who a verified SAML assertion signs in: the identity rules of the SPEC, and JIT creation.
+
+The rules, in order: the email's domain must be one of the company's (when it has any); an
+email of another company's user (or of staff) is refused without saying whose it is; a
+deactivated user stays deactivated; in SCIM mode only a user SCIM created signs in; in JIT mode
+the first login creates the user, and later logins change nothing.
+"""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from accounts.models import ROLE_RANK, Role, Team, User, UserSource
+from accounts.services import user_create
+from accounts.validators import email_domain
+from audit.models import Severity
+from audit.services import audit_record
+from connections.exceptions import (
+    EmailDomainNotAllowed,
+    UserDeactivated,
+    UserNotProvisioned,
+    UserOtherCompany,
+)
+from connections.models import Connection, Provisioning
+from core.exceptions import Conflict
+from provisioning.attributes import MappedIdentity
+
+
+def saml_user_resolve(*, connection: Connection, identity: MappedIdentity) -> User:
+    company = connection.company
+    domains = set(company.domains.values_list("domain", flat=True))
+    if domains and email_domain(identity.email) not in domains:
+        raise EmailDomainNotAllowed(extra={"email": identity.email, "allowed": sorted(domains)})
+
+    user = User.objects.select_related("company", "team").filter(email=identity.email).first()
+    if user is not None:
+        return _existing(connection, user)
+    if connection.provisioning == Provisioning.SCIM:
+        raise UserNotProvisioned(extra={"email": identity.email, "reason": "no such user"})
+    return _jit_create(connection, identity)
+
+
+def _existing(connection: Connection, user: User) -> User:
+    if user.company_id != connection.company_id:
+        # Staff users (no company) cannot sign in through a customer's IdP either.
+        raise UserOtherCompany(extra={"email": user.email})
+    if not user.is_active:
+        raise UserDeactivated(extra={"email": user.email})
+    if connection.provisioning == Provisioning.SCIM and user.source != UserSource.SCIM:
+        raise UserNotProvisioned(
+            extra={"email": user.email, "reason": f"user was created by {user.source}, not SCIM"}
+        )
+    return user
+
+
+def jit_role(value: str | None) -> tuple[str, bool]:
+    """(role, known): missing → sender; unknown → sender, and the caller warns."""
+    if value is None:
+        return Role.SENDER, True
+    normalized = value.strip().lower()
+    if normalized in ROLE_RANK:
+        return normalized, True
+    return Role.SENDER, False
+
+
+def team_lookup(*, company_id: int, name: str) -> tuple[Team | None, Team | None]:
+    """(exact match, near miss differing only in case)."""
+    exact = Team.objects.filter(company_id=company_id, name=name).first()
+    if exact is not None:
+        return exact, None
+    return None, Team.objects.filter(company_id=company_id, name__iexact=name).first()
+
+
+def _jit_create(connection: Connection, identity: MappedIdentity) -> User:
+    role, role_known = jit_role(identity.role)
+    team = connection.default_team
+    warnings: list[tuple[str, dict]] = []
+    if not role_known:
+        warnings.append(("provisioning.role_unknown", {"asked_for": identity.role, "used": role}))
+    if identity.team:
+        exact, near_miss = team_lookup(company_id=connection.company_id, name=identity.team)
+        if exact is not None:
+            team = exact
+        else:
+            details = {
+                "asked_for": identity.team,
+                "used": team.name if team else None,
+                "did_you_mean": near_miss.name if near_miss else None,
+            }
+            warnings.append(("provisioning.team_unmatched", details))
+
+    try:
+        with transaction.atomic():
+            user = user_create(
+                email=identity.email,
+                company=connection.company,
+                first_name=identity.first_name or "",
+                last_name=identity.last_name or "",
+                username=identity.username or "",
+                role=role,
+                team=team,
+                source=UserSource.JIT,
+                actor_label=f"jit:{connection.name}",
+                audit_details={"connection": connection.name},
+            )
+            for action, details in warnings:
+                audit_record(
+                    action=action,
+                    connection=connection,
+                    actor_label=f"jit:{connection.name}",
+                    target=identity.email,
+                    severity=Severity.WARNING,
+                    details=details,
+                )
+    except (Conflict, IntegrityError):
+        # Two first logins of the same person raced: the other one created the user.
+        user = User.objects.get(email=identity.email)
+        return _existing(connection, user)
+    return user
