@@ -2,10 +2,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from connections.certificates import parse_certificate
 from connections.models import Connection, SigningCertificate
+from connections.selectors import connection_recent_events, connection_refusal_counts
 from connections.services import connection_add_certificate, connection_create, connection_update
 from core.exceptions import ApplicationError
 
@@ -46,9 +48,19 @@ class ConnectionForm(forms.ModelForm):
         raw = upload.read() if upload else (data.get("certificate_text") or "").strip()
         if raw:
             try:
-                parse_certificate(raw)
+                parsed = parse_certificate(raw)
             except ApplicationError as error:
                 raise forms.ValidationError({"certificate_file": error.message}) from None
+            # Caught here so it is a form error; in save_model the service's Conflict is a 500.
+            if (
+                self.instance.pk
+                and self.instance.certificates.filter(
+                    fingerprint_sha256=parsed.fingerprint_sha256
+                ).exists()
+            ):
+                raise forms.ValidationError(
+                    {"certificate_file": "This certificate is already on the connection."}
+                )
         elif self.instance.pk is None:
             raise forms.ValidationError({"certificate_file": "A signing certificate is required."})
         data["certificate_data"] = raw or None
@@ -72,6 +84,8 @@ class ConnectionAdmin(admin.ModelAdmin):
     readonly_fields = (
         "observed_idp_entity_id",
         "service_provider_values",
+        "test_login",
+        "sign_in_health",
         "created_at",
         "updated_at",
     )
@@ -84,6 +98,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         )}),
         ("Provisioning", {"fields": ("provisioning", "default_team", "allow_idp_initiated", "attribute_mapping")}),
         ("Send to the customer", {"fields": ("service_provider_values",)}),
+        ("Diagnose", {"fields": ("test_login", "sign_in_health")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )  # fmt: skip
 
@@ -106,6 +121,50 @@ class ConnectionAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
         )
 
+    @admin.display(description="Test login")
+    def test_login(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "-"
+        url = reverse("sso-login", args=[obj.name]) + "?test=1"
+        return format_html(
+            '<a class="button" href="{}" target="_blank" rel="noopener">Run a test login</a> '
+            "<span>Signs in at the IdP and shows what it sent and what would happen; works while "
+            "the connection is a draft, and signs nobody in.</span>",
+            url,
+        )
+
+    @admin.display(description="Sign-ins (last 7 days)")
+    def sign_in_health(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "-"
+        counts = connection_refusal_counts(connection=obj)
+        events = connection_recent_events(connection=obj)
+        summary = (
+            format_html_join(", ", "<code>{}</code> × {}", counts)
+            if counts
+            else "No refused sign-ins."
+        )
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+                    e.action,
+                    e.error_code,
+                    e.target,
+                    _short(e.details),
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            "<p>Refusals: {}</p><table><tr><th>time</th><th>event</th><th>code</th><th>who</th>"
+            "<th>details</th></tr>{}</table>",
+            summary,
+            rows,
+        )
+
     def save_model(self, request, obj: Connection, form: ConnectionForm, change: bool) -> None:
         """Every write goes through the connection services, so admin changes are validated and
         audited exactly like command-line ones. The admin wraps this in a transaction."""
@@ -126,9 +185,18 @@ class ConnectionAdmin(admin.ModelAdmin):
             )
             obj.pk = created.pk
             return
-        changes = {field: data[field] for field in form.changed_data if field in form.Meta.fields}
+        # ``form`` is the subclass ModelAdmin builds from the fieldsets, whose Meta.fields also
+        # lists the certificate fields; only the model fields go to the update service.
+        changes = {
+            field: data[field] for field in form.changed_data if field in ConnectionForm.Meta.fields
+        }
         connection_update(connection=obj, acting_user=request.user, **changes)
         if data["certificate_data"]:
             connection_add_certificate(
                 connection=obj, certificate_data=data["certificate_data"], acting_user=request.user
             )
+
+
+def _short(details: dict) -> str:
+    text = ", ".join(f"{key}={value}" for key, value in details.items())
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -22,7 +22,12 @@ from xml.etree.ElementTree import Element  # noqa: S405 - only the type; parsing
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
-from connections.exceptions import SamlMalformed, SamlSignatureMissing
+from connections.exceptions import (
+    SamlInResponseToMismatch,
+    SamlMalformed,
+    SamlSignatureInvalid,
+    SamlSignatureMissing,
+)
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -37,6 +42,28 @@ MAX_RESPONSE_BYTES = 256 * 1024
 # processing instructions (comment-truncation of NameID), CDATA (text that reads differently).
 _FORBIDDEN_MARKUP = re.compile(
     rb"<!DOCTYPE|<!ENTITY|<!--|<!\[CDATA\[|<\?(?!xml[\s?])", re.IGNORECASE
+)
+# The byte scan above only means something on UTF-8 (or ASCII) text.
+_XML_DECLARATION_ENCODING = re.compile(rb"^<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
+
+# Signature algorithms we accept: SHA-1 is refused (collisions are practical), as are HMAC
+# methods (a "signature" keyed with a secret anyone can choose).
+ALLOWED_SIGNATURE_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
+        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
+    }
+)
+ALLOWED_DIGEST_METHODS = frozenset(
+    {
+        "http://www.w3.org/2001/04/xmlenc#sha256",
+        "http://www.w3.org/2001/04/xmldsig-more#sha384",
+        "http://www.w3.org/2001/04/xmlenc#sha512",
+    }
 )
 
 
@@ -84,6 +111,7 @@ def decode_post(saml_response: str | None) -> bytes:
 def inspect_response(xml: bytes) -> InspectedResponse:
     if len(xml) > MAX_RESPONSE_BYTES:
         raise SamlMalformed(extra={"reason": "response too large", "size": len(xml)})
+    _check_encoding(xml)
     forbidden = _FORBIDDEN_MARKUP.search(xml)
     if forbidden:
         raise SamlMalformed(
@@ -130,7 +158,7 @@ def inspect_response(xml: bytes) -> InspectedResponse:
         response_issuer=_text(root.find(_q(SAML, "Issuer"))),
         assertion_issuer=_text(assertion.find(_q(SAML, "Issuer"))) or "",
         destination=root.get("Destination"),
-        in_response_to=root.get("InResponseTo") or _first_in_response_to(confirmations),
+        in_response_to=_in_response_to(root, confirmations, response_signed=response_signed),
         status_code=status_code,
         status_message=status_message,
         assertion_id=assertion.get("ID", ""),
@@ -150,6 +178,16 @@ def inspect_response(xml: bytes) -> InspectedResponse:
         ),
         key_info_fingerprints=_key_info_fingerprints(root),
     )
+
+
+def _check_encoding(xml: bytes) -> None:
+    declared = _XML_DECLARATION_ENCODING.match(xml.lstrip())
+    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii"):
+        raise SamlMalformed(extra={"reason": f"encoding {declared.group(1).decode()} is not UTF-8"})
+    try:
+        xml.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SamlMalformed(extra={"reason": "the response is not UTF-8"}) from None
 
 
 def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -> InspectedResponse:
@@ -201,6 +239,7 @@ def _check_signature_placement(root: Element, assertion: Element) -> bool:
             )
         if len(parent.findall(_q(DS, "Signature"))) != 1:
             raise SamlMalformed(extra={"reason": "more than one signature on one element"})
+        _check_algorithms(signature)
         references = signature.findall(f"{_q(DS, 'SignedInfo')}/{_q(DS, 'Reference')}")
         expected = f"#{parent.get('ID', '')}"
         if len(references) != 1 or references[0].get("URI") != expected or expected == "#":
@@ -210,6 +249,22 @@ def _check_signature_placement(root: Element, assertion: Element) -> bool:
         if parent is root:
             response_signed = True
     return response_signed
+
+
+def _check_algorithms(signature: Element) -> None:
+    method = signature.find(f"{_q(DS, 'SignedInfo')}/{_q(DS, 'SignatureMethod')}")
+    algorithm = method.get("Algorithm", "") if method is not None else ""
+    if algorithm not in ALLOWED_SIGNATURE_METHODS:
+        raise SamlSignatureInvalid(
+            extra={"reason": f"signature algorithm not accepted: {algorithm or 'none'}"}
+        )
+    for digest in signature.iter(_q(DS, "DigestMethod")):
+        if digest.get("Algorithm", "") not in ALLOWED_DIGEST_METHODS:
+            raise SamlSignatureInvalid(
+                extra={
+                    "reason": f"digest algorithm not accepted: {digest.get('Algorithm') or 'none'}"
+                }
+            )
 
 
 def _status(root: Element) -> tuple[str, str]:
@@ -241,11 +296,23 @@ def _bearer_confirmations(assertion: Element) -> list[Element]:
     return found
 
 
-def _first_in_response_to(confirmations: list[Element]) -> str | None:
-    values = {data.get("InResponseTo") for data in confirmations} - {None, ""}
-    if len(values) > 1:
-        raise SamlMalformed(extra={"reason": "conflicting InResponseTo values"})
-    return values.pop() if values else None
+def _in_response_to(
+    root: Element, confirmations: list[Element], *, response_signed: bool
+) -> str | None:
+    """The request this answers. Where only the assertion is signed, the Response's own
+    InResponseTo is unsigned, so it must agree with the one inside the assertion."""
+    inner = {data.get("InResponseTo") or None for data in confirmations}
+    if len(inner) > 1:
+        raise SamlInResponseToMismatch(extra={"reason": "conflicting InResponseTo values"})
+    assertion_value = inner.pop()
+    response_value = root.get("InResponseTo") or None
+    if response_value is None:
+        return assertion_value
+    if response_value != assertion_value and (assertion_value is not None or not response_signed):
+        raise SamlInResponseToMismatch(
+            extra={"reason": "the Response and the assertion answer different requests"}
+        )
+    return response_value
 
 
 def _key_info_fingerprints(root: Element) -> tuple[str, ...]:

@@ -107,3 +107,27 @@ def connection_describe(connection: Connection) -> dict[str, Any]:
         "created_at": connection.created_at.isoformat(),
         "updated_at": connection.updated_at.isoformat(),
     }
+
+
+def connection_refusal_counts(*, connection: Connection, days: int = 7) -> list[tuple[str, int]]:
+    """Refused sign-ins of one connection per error code over the last ``days``, most first."""
+    from django.db.models import Count
+
+    from audit.models import AuditEvent
+
+    since = timezone.now() - timedelta(days=days)
+    rows = (
+        AuditEvent.objects.filter(
+            connection=connection, action="sso.login_refused", created_at__gte=since
+        )
+        .values("error_code")
+        .annotate(count=Count("id"))
+        .order_by("-count", "error_code")
+    )
+    return [(row["error_code"], row["count"]) for row in rows]
+
+
+def connection_recent_events(*, connection: Connection, limit: int = 15):
+    from audit.models import AuditEvent
+
+    return AuditEvent.objects.filter(connection=connection).order_by("-created_at", "-id")[:limit]

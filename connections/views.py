@@ -7,6 +7,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections import saml
-from connections.exceptions import ConnectionUnknown, SignInRefused
+from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefused
 from connections.models import Connection
 from connections.redirects import safe_next_path
 from connections.selectors import connection_for_sign_in, connections_for_email
@@ -149,10 +150,16 @@ def acs(request: HttpRequest, name: str) -> HttpResponse:
     connection = None
     try:
         connection = _connection_or_refuse(request, name)
+        try:
+            form = request.POST
+        except RequestDataTooBig:
+            raise SamlMalformed(
+                extra={"reason": "the POST body is larger than any real response"}
+            ) from None
         received = acs_receive(
             connection=connection,
-            saml_response=request.POST.get("SAMLResponse"),
-            relay_state=request.POST.get("RelayState"),
+            saml_response=form.get("SAMLResponse"),
+            relay_state=form.get("RelayState"),
         )
     except SignInRefused as error:
         return _refused(request, error, connection)
