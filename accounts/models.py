@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.core.exceptions import ValidationError
@@ -43,7 +45,11 @@ class Team(models.Model):
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="teams")
     name = models.CharField(max_length=150)
+    # The SCIM Group id: opaque, so ids reveal nothing about other companies' teams.
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField("SCIM externalId", max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["company", "name"]
@@ -103,6 +109,8 @@ class UserManager(BaseUserManager):
 
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(max_length=254, unique=True)
+    # The SCIM User id: opaque, so ids reveal nothing about other companies' users.
+    scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     username = models.CharField(
         max_length=254,
         blank=True,
@@ -118,9 +126,18 @@ class User(AbstractBaseUser, PermissionsMixin):
         Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
     )
     source = models.CharField(max_length=10, choices=UserSource.choices, default=UserSource.MANUAL)
+    # SCIM keeps the division it was sent even when no team has that name (the SPEC's rule), so
+    # support can see what the IdP asked for; ``team`` is the resolved team, if any.
+    division = models.CharField(max_length=150, blank=True)
+    external_id = models.CharField("SCIM externalId", max_length=255, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now, db_index=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    # A SCIM DELETE: the user is deactivated and no longer exists for SCIM (404), but the row
+    # stays for the audit trail and so the email can never be taken over by another company.
+    scim_deleted_at = models.DateTimeField(null=True, blank=True)
 
     objects = UserManager()
 
@@ -142,6 +159,15 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(company__isnull=False) | models.Q(team__isnull=True),
                 name="user_team_needs_company",
             ),
+            # SCIM userName is case-insensitive and unique within a company (RFC 7643 4.1.1);
+            # the database settles two concurrent creates.
+            models.UniqueConstraint(
+                "company",
+                Lower("username"),
+                condition=~models.Q(username=""),
+                name="user_username_unique_in_company_ci",
+                violation_error_message="A user with this userName already exists.",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -158,3 +184,15 @@ class User(AbstractBaseUser, PermissionsMixin):
             raise ValidationError({"team": "The team belongs to another company."})
         if self.company_id and self.is_staff:
             raise ValidationError({"is_staff": "Staff users belong to no company."})
+
+
+class UserSession(models.Model):
+    """A session a user signed in with, recorded at login so that ending all of a user's
+    sessions (deprovisioning) is a query, not a scan of every session."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recorded_sessions")
+    session_key = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"session of {self.user_id} since {self.created_at:%Y-%m-%d %H:%M}"

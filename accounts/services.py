@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Company, Domain, Role, Team, User, UserSource
 from accounts.validators import normalize_email
@@ -58,8 +59,12 @@ def team_create(
     name = name.strip()
     if not name:
         raise ValidationFailed("A team name cannot be empty.")
-    team = _validated(Team(company=company, name=name))
-    team.save()
+    team = _validated(Team(company=company, name=name), validate_constraints=False)
+    try:
+        with transaction.atomic():
+            team.save()
+    except IntegrityError:
+        raise Conflict("This company already has a team with that name.") from None
     audit_record(
         action="team.created",
         company=company,
@@ -117,12 +122,14 @@ def user_create(
         source=source,
     )
     user.set_unusable_password()
-    _validated(user, exclude=["password"])
+    # Uniqueness is left to the database so that a taken email is a Conflict (SCIM's 409
+    # "uniqueness"), not a validation message, even when two requests race.
+    _validated(user, exclude=["password"], validate_unique=False)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise Conflict("A user with this email already exists.") from None
+        raise Conflict("A user with this email or userName already exists.") from None
     audit_record(
         action="user.created",
         company=company,
@@ -133,3 +140,120 @@ def user_create(
         | (audit_details or {}),
     )
     return user
+
+
+USER_EDITABLE_FIELDS = frozenset(
+    {"email", "username", "first_name", "last_name", "role", "team", "division", "external_id"}
+)
+# Changes to these are what the login identity hangs on; the audit event marks them.
+_IDENTITY_FIELDS = frozenset({"email", "username"})
+
+
+def _describe(value: Any) -> Any:
+    return str(value) if hasattr(value, "pk") else value
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    changes: dict[str, Any],
+    acting_user: User | None = None,
+    actor_label: str = "",
+) -> User:
+    """Change a user's profile fields; the audit event lists each field's old and new value.
+    Staff and superuser flags are not among the fields any caller can change here."""
+    unknown = set(changes) - USER_EDITABLE_FIELDS
+    if unknown:
+        raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if "email" in changes:
+        changes = {**changes, "email": normalize_email(changes["email"])}
+    diff = {}
+    for field, value in changes.items():
+        old = getattr(user, field)
+        if old != value:
+            diff[field] = {"from": _describe(old), "to": _describe(value)}
+            setattr(user, field, value)
+    if not diff:
+        return user
+    _validated(user, exclude=["password"], validate_unique=False)
+    user.updated_at = timezone.now()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise Conflict("A user with this email or userName already exists.") from None
+    audit_record(
+        action="user.identity_changed" if _IDENTITY_FIELDS & set(diff) else "user.updated",
+        company=user.company,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=user.email,
+        details={"changes": diff},
+    )
+    return user
+
+
+@transaction.atomic
+def user_set_source(
+    *, user: User, source: str, acting_user: User | None = None, actor_label: str = ""
+) -> User:
+    """Hand a user over to another provisioning source (a JIT user adopted by SCIM)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.source == source:
+        return user
+    previous, user.source, user.updated_at = user.source, source, timezone.now()
+    user.save(update_fields=["source", "updated_at"])
+    audit_record(
+        action="user.adopted",
+        company=user.company,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=user.email,
+        details={"from": previous, "to": source},
+    )
+    return user
+
+
+@transaction.atomic
+def team_rename(
+    *, team: Team, name: str, acting_user: User | None = None, actor_label: str = ""
+) -> Team:
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    name = name.strip()
+    if team.name == name:
+        return team
+    previous, team.name, team.updated_at = team.name, name, timezone.now()
+    _validated(team)
+    try:
+        with transaction.atomic():
+            team.save()
+    except IntegrityError:
+        raise Conflict("This company already has a team with that name.") from None
+    audit_record(
+        action="team.renamed",
+        company=team.company,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=name,
+        details={"from": previous, "to": name},
+    )
+    return team
+
+
+@transaction.atomic
+def team_delete(*, team: Team, acting_user: User | None = None, actor_label: str = "") -> None:
+    """Members keep their accounts and lose the team."""
+    members = list(team.members.values_list("email", flat=True))
+    User.objects.filter(team=team).update(team=None, updated_at=timezone.now())
+    name, company = team.name, team.company
+    team.delete()
+    audit_record(
+        action="team.deleted",
+        company=company,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=name,
+        details={"members": members[:100], "member_count": len(members)},
+    )

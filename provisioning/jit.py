@@ -113,7 +113,15 @@ def _jit_create(connection: Connection, identity: MappedIdentity) -> User:
                     details=details,
                 )
     except (Conflict, IntegrityError):
-        # Two first logins of the same person raced: the other one created the user.
-        user = User.objects.get(email=identity.email)
+        # Two first logins of the same person raced and the other one created the user, or the
+        # IdP sent a user_name another user of the company already has.
+        user = User.objects.filter(email=identity.email).first()
+        if user is None:
+            raise UserNotProvisioned(
+                extra={
+                    "email": identity.email,
+                    "reason": f"user_name {identity.username!r} is taken",
+                }
+            ) from None
         return _existing(connection, user)
     return user

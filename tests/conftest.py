@@ -6,7 +6,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +63,50 @@ def stranger(db) -> Company:
 @pytest.fixture
 def staff_user(db) -> User:
     return User.objects.create_superuser("support@sso.test", "correct-horse-battery")
+
+
+# --- running the real manage.py -------------------------------------------------------------
+# A subprocess cannot see pytest's test database, so it gets its own SQLite file, migrated once
+# per session and copied for each test.
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage_env(database: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DJANGO_SETTINGS_MODULE"] = "config.test_settings"
+    env["DATABASE_URL"] = f"sqlite:///{database}"
+    return env
+
+
+def _run_manage(database: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_ROOT,
+        env=_manage_env(database),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite_template(tmp_path_factory) -> Path:
+    database = tmp_path_factory.mktemp("manage-py") / "template.sqlite3"
+    result = _run_manage(database, "migrate", "--noinput")
+    assert result.returncode == 0, result.stderr
+    return database
+
+
+@pytest.fixture
+def manage_py(migrated_sqlite_template, tmp_path):
+    """``manage_py("company", "create", ...)`` runs the real command line in a subprocess
+    against a fresh migrated SQLite database; returns the ``CompletedProcess``."""
+    database = tmp_path / "db.sqlite3"
+    shutil.copyfile(migrated_sqlite_template, database)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return _run_manage(database, *args)
+
+    return run

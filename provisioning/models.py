@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+
+class ScimToken(models.Model):
+    """A static bearer token for one connection's SCIM API (and so for one company).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, when issued. The
+    token has 256 bits of entropy, so a fast hash is right here (a slow password hash would
+    only slow every SCIM request down without adding safety).
+    """
+
+    connection = models.ForeignKey(
+        "connections.Connection", on_delete=models.CASCADE, related_name="scim_tokens"
+    )
+    label = models.CharField(max_length=100, blank=True)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters of the token, to tell tokens apart in lists (not enough to use it).
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "SCIM token"
+
+    def __str__(self) -> str:
+        state = "revoked" if self.revoked_at else "active"
+        return f"{self.prefix}… for {self.connection} ({state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Deprovisioning(models.Model):
+    """The follow-up work of one deactivation: ending sessions, revoking tokens. The user is
+    inactive before this row exists; the row tracks the Celery task until it completes."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deprovisionings"
+    )
+    reason = models.CharField(max_length=500, blank=True)
+    requested_at = models.DateTimeField(default=timezone.now, db_index=True)
+    completed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    sessions_ended = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at"]
+
+    def __str__(self) -> str:
+        state = "done" if self.completed_at else "pending"
+        return f"deprovisioning of {self.user} ({state})"

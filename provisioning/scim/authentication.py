@@ -1,0 +1,50 @@
+"""Bearer-token authentication for SCIM. No session or password ever authorizes SCIM."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from accounts.models import Company
+from connections.models import Connection
+from provisioning.tokens import scim_token_find
+
+
+@dataclass(frozen=True)
+class ScimPrincipal:
+    """Who is calling: always exactly one connection, and so one company."""
+
+    connection: Connection
+    company: Company
+    label: str
+
+    is_authenticated = True
+
+    @property
+    def actor_label(self) -> str:
+        return f"scim:{self.label}"
+
+
+class ScimBearerAuthentication(BaseAuthentication):
+    keyword = b"bearer"
+
+    def authenticate(self, request) -> tuple[ScimPrincipal, object] | None:
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword or len(parts) != 2:
+            return None
+        try:
+            raw = parts[1].decode("ascii")
+        except UnicodeDecodeError:
+            return None
+        token = scim_token_find(raw)
+        if token is None:
+            return None
+        connection = token.connection
+        principal = ScimPrincipal(
+            connection=connection, company=connection.company, label=f"token {token.prefix}"
+        )
+        return principal, token
+
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="scim"'

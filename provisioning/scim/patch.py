@@ -1,0 +1,336 @@
+"""SCIM PATCH (RFC 7644 3.5.2) as Okta and Entra ID send it.
+
+User PATCHes are applied to the user's current SCIM representation, and the result is then read
+like a PUT: one code path decides what a user becomes, whatever form the request took (a path,
+no path with a value object, dotted or URN-prefixed keys, ``emails[type eq "work"].value``,
+capitalised op names, "True"/"False" strings). Group PATCHes are membership operations and are
+applied directly, so a group of thousands is never rebuilt for one member.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from provisioning.scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from provisioning.scim.filters import (
+    And,
+    Comparison,
+    FilterError,
+    Node,
+    Not,
+    Or,
+    Present,
+    ValuePath,
+    parse_filter,
+)
+from provisioning.scim.schemas import ENTERPRISE_SCHEMA, IGNORED_USER_ATTRIBUTES, PATCH_OP
+
+OPERATIONS = ("add", "replace", "remove")
+
+_PATH = re.compile(
+    r"^(?:(?P<urn>urn:[^\[\]]+):)?(?P<attr>[A-Za-z][\w$-]*)(?:\.(?P<sub>[A-Za-z][\w$-]*))?"
+    r"(?:\[(?P<filter>.+)\](?:\.(?P<after>[A-Za-z][\w$-]*))?)?$",
+    re.DOTALL,
+)
+_CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:user"
+_CORE_GROUP = "urn:ietf:params:scim:schemas:core:2.0:group"
+
+# What a User PATCH may change (lowercase, with sub-attributes), besides the ignored ones.
+USER_WRITABLE = frozenset(
+    {
+        "username", "name", "name.givenname", "name.familyname", "emails", "emails.value",
+        "emails.type", "emails.primary", "active", "usertype", "externalid",
+        f"{ENTERPRISE_SCHEMA.lower()}:division",
+    }
+)  # fmt: skip
+USER_READ_ONLY = frozenset({"id", "meta", "groups", "schemas"})
+
+
+@dataclass(frozen=True)
+class PatchPath:
+    extension: bool
+    attr: str  # lowercase
+    sub: str | None  # lowercase sub-attribute (name.givenName, or emails[...].value)
+    value_filter: Node | None
+
+    @property
+    def key(self) -> str:
+        name = self.attr + (f".{self.sub}" if self.sub else "")
+        return f"{ENTERPRISE_SCHEMA.lower()}:{name}" if self.extension else name
+
+
+def parse_path(text: str) -> PatchPath:
+    match = _PATH.match(text.strip())
+    if not match:
+        raise InvalidPath(f"'{text}' is not a valid attribute path.")
+    urn = (match["urn"] or "").lower()
+    if urn and urn not in (_CORE_USER, _CORE_GROUP, ENTERPRISE_SCHEMA.lower()):
+        raise InvalidPath(f"Unknown schema in path '{text}'.")
+    if match["sub"] and match["filter"]:
+        raise InvalidPath(f"'{text}' has both a sub-attribute and a filter.")
+    value_filter = None
+    if match["filter"]:
+        try:
+            value_filter = parse_filter(match["filter"])
+        except FilterError as error:
+            raise InvalidPath(f"Bad filter in path '{text}': {error}") from None
+    sub = match["sub"] or match["after"]
+    return PatchPath(
+        extension=urn == ENTERPRISE_SCHEMA.lower(),
+        attr=match["attr"].lower(),
+        sub=sub.lower() if sub else None,
+        value_filter=value_filter,
+    )
+
+
+def operations(body: Any) -> list[tuple[str, str | None, Any]]:
+    """The (op, path, value) list of a PatchOp body, op names lowercased."""
+    if not isinstance(body, dict):
+        raise InvalidValue("The PATCH body must be a PatchOp object.")
+    schemas = body.get("schemas") or []
+    if PATCH_OP not in schemas:
+        raise InvalidValue(f"A PATCH body must declare the schema {PATCH_OP}.")
+    ops = body.get("Operations", body.get("operations"))
+    if not isinstance(ops, list) or not ops:
+        raise InvalidValue("A PATCH body needs a non-empty 'Operations' list.")
+    parsed = []
+    for op in ops:
+        if not isinstance(op, dict):
+            raise InvalidValue("Each operation must be an object.")
+        op_lower = {key.lower(): value for key, value in op.items()}
+        name = str(op_lower.get("op", "")).lower()
+        if name not in OPERATIONS:
+            raise InvalidValue(
+                f"Unknown PATCH op {op_lower.get('op')!r}; use add, replace or remove."
+            )
+        path = op_lower.get("path")
+        if path is not None and not isinstance(path, str):
+            raise InvalidPath("'path' must be a string.")
+        parsed.append((name, path or None, op_lower.get("value")))
+    return parsed
+
+
+# --- users -----------------------------------------------------------------------------------
+
+
+def apply_user_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
+    """Apply the operations to a copy of the User representation and return it."""
+    import copy
+
+    result = copy.deepcopy(resource)
+    for name, path, value in operations(body):
+        if path is None:
+            if name == "remove":
+                raise NoTarget("A remove operation needs a path.")
+            if not isinstance(value, dict):
+                raise InvalidValue("An operation without a path needs an object value.")
+            for key, item in value.items():
+                if key.lower() == ENTERPRISE_SCHEMA.lower():
+                    if not isinstance(item, dict):
+                        raise InvalidValue(f"'{ENTERPRISE_SCHEMA}' must be an object.")
+                    for ext_key, ext_value in item.items():
+                        _apply(
+                            result, name, parse_path(f"{ENTERPRISE_SCHEMA}:{ext_key}"), ext_value
+                        )
+                    continue
+                _apply(result, name, parse_path(key), item)
+        else:
+            _apply(result, name, parse_path(path), value)
+    return result
+
+
+def _find_key(container: dict[str, Any], name: str) -> str:
+    for key in container:
+        if key.lower() == name:
+            return key
+    return name
+
+
+def _apply(resource: dict[str, Any], op: str, path: PatchPath, value: Any) -> None:
+    if path.attr in USER_READ_ONLY and not path.extension:
+        raise Mutability(f"'{path.attr}' is read-only.")
+    if path.key in IGNORED_USER_ATTRIBUTES or (
+        not path.sub and path.attr in IGNORED_USER_ATTRIBUTES
+    ):
+        return
+    base = path.key if not path.value_filter else path.key.split(".")[0]
+    if path.key not in USER_WRITABLE and base not in USER_WRITABLE:
+        raise InvalidPath(f"Unknown attribute '{path.key}'.")
+    container = resource
+    if path.extension:
+        container = resource.setdefault(_find_key(resource, ENTERPRISE_SCHEMA.lower()), {})
+    key = _find_key(container, path.attr)
+
+    if path.value_filter is not None:
+        _apply_filtered(container, key, op, path, value)
+    elif path.sub:
+        target = container.setdefault(key, {})
+        if not isinstance(target, dict):
+            raise InvalidPath(f"'{path.attr}' has no sub-attributes.")
+        sub = _find_key(target, path.sub)
+        if op == "remove":
+            target.pop(sub, None)
+        else:
+            target[sub] = value
+    elif op == "remove":
+        container.pop(key, None)
+    elif op == "add" and isinstance(container.get(key), list):
+        items = value if isinstance(value, list) else [value]
+        container[key] = [*container[key], *[item for item in items if item not in container[key]]]
+    elif isinstance(container.get(key), dict) and isinstance(value, dict):
+        container[key] = {**container[key], **value}
+    else:
+        container[key] = value
+
+
+def _apply_filtered(
+    container: dict[str, Any], key: str, op: str, path: PatchPath, value: Any
+) -> None:
+    elements = container.get(key) or []
+    if not isinstance(elements, list):
+        raise InvalidPath(f"'{path.attr}' is not multi-valued.")
+    matched = [
+        element
+        for element in elements
+        if isinstance(element, dict) and matches(path.value_filter, element)
+    ]
+    if op == "remove":
+        if not matched:
+            raise NoTarget(f"No value of '{path.attr}' matches the filter.")
+        if path.sub:
+            for element in matched:
+                element.pop(_find_key(element, path.sub), None)
+        else:
+            container[key] = [element for element in elements if element not in matched]
+        return
+    if not matched:
+        created = _element_from_filter(path.value_filter)
+        elements.append(created)
+        container[key] = elements
+        matched = [created]
+    for element in matched:
+        if path.sub:
+            element[_find_key(element, path.sub)] = value
+        elif isinstance(value, dict):
+            element.update(value)
+        else:
+            raise InvalidValue(f"The value for '{path.attr}[...]' must be an object.")
+
+
+def _element_from_filter(node: Node) -> dict[str, Any]:
+    """The element an ``add``/``replace`` through ``emails[type eq "work"]`` creates when none
+    matches: the equality constraints of the filter."""
+    if isinstance(node, Comparison) and node.op == "eq":
+        return {node.path.name: node.value}
+    if isinstance(node, And):
+        element: dict[str, Any] = {}
+        for operand in node.operands:
+            element.update(_element_from_filter(operand))
+        return element
+    return {}
+
+
+def matches(node: Node, element: dict[str, Any]) -> bool:
+    """Evaluate a value filter against one element of a multi-valued attribute."""
+    if isinstance(node, And):
+        return all(matches(operand, element) for operand in node.operands)
+    if isinstance(node, Or):
+        return any(matches(operand, element) for operand in node.operands)
+    if isinstance(node, Not):
+        return not matches(node.operand, element)
+    if isinstance(node, ValuePath):
+        raise InvalidPath("A filter inside a path cannot contain another filter.")
+    name = (node.path.sub or node.path.name).lower()
+    actual = next((value for key, value in element.items() if key.lower() == name), None)
+    if isinstance(node, Present):
+        return actual not in (None, "", [])
+    return _compare(actual, node.op, node.value)
+
+
+def _compare(actual: Any, op: str, expected: Any) -> bool:
+    if isinstance(actual, str) and isinstance(expected, str):
+        actual, expected = actual.lower(), expected.lower()
+    if isinstance(actual, bool) and isinstance(expected, str):
+        expected = expected.lower() == "true"
+    try:
+        return {
+            "eq": lambda: actual == expected,
+            "ne": lambda: actual != expected,
+            "co": lambda: isinstance(actual, str) and expected in actual,
+            "sw": lambda: isinstance(actual, str) and actual.startswith(expected),
+            "ew": lambda: isinstance(actual, str) and actual.endswith(expected),
+            "gt": lambda: actual is not None and actual > expected,
+            "ge": lambda: actual is not None and actual >= expected,
+            "lt": lambda: actual is not None and actual < expected,
+            "le": lambda: actual is not None and actual <= expected,
+        }[op]()
+    except TypeError:
+        return False
+
+
+# --- groups ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    kind: str  # rename | add_members | remove_members | set_members
+    name: str | None = None
+    ids: tuple[str, ...] | None = None
+
+
+def group_changes(body: Any) -> list[GroupChange]:
+    from provisioning.scim.groups import member_ids
+
+    changes: list[GroupChange] = []
+    for name, path, value in operations(body):
+        if path is None:
+            if name == "remove" or not isinstance(value, dict):
+                raise NoTarget("An operation without a path needs an object value.")
+            for key, item in value.items():
+                changes.extend(_group_change(name, key.lower(), None, item, member_ids))
+            continue
+        parsed = parse_path(path)
+        changes.extend(_group_change(name, parsed.attr, parsed, value, member_ids))
+    return changes
+
+
+def _group_change(
+    op: str, attr: str, path: PatchPath | None, value: Any, member_ids
+) -> list[GroupChange]:
+    if attr == "displayname":
+        if op == "remove" or not isinstance(value, str) or not value.strip():
+            raise InvalidValue("displayName must be a non-empty string.")
+        return [GroupChange("rename", name=value.strip())]
+    if attr == "members":
+        if path is not None and path.value_filter is not None:
+            if op != "remove":
+                raise InvalidPath(
+                    "Only remove may target members[...]; use add with a members list."
+                )
+            ids = _ids_from_filter(path.value_filter)
+            return [GroupChange("remove_members", ids=tuple(ids))]
+        if op == "remove":
+            return [GroupChange("remove_members", ids=tuple(member_ids(value)) if value else None)]
+        kind = "add_members" if op == "add" else "set_members"
+        return [GroupChange(kind, ids=tuple(member_ids(value)))]
+    if attr in ("id", "meta", "schemas"):
+        if op == "replace" and path is None:
+            return []  # Okta repeats the id in a rename's value object
+        raise Mutability(f"'{attr}' is read-only.")
+    if attr == "externalid":
+        return []
+    raise InvalidPath(f"Unknown Group attribute '{attr}'.")
+
+
+def _ids_from_filter(node: Node) -> list[str]:
+    if (
+        isinstance(node, Comparison)
+        and node.op == "eq"
+        and (node.path.sub or node.path.name).lower() == "value"
+    ):
+        return [str(node.value)]
+    if isinstance(node, Or):
+        return [value for operand in node.operands for value in _ids_from_filter(operand)]
+    raise InvalidPath('Filter members with value eq "<id>" (joined with or).')

@@ -1,0 +1,321 @@
+"""Settings fail at start, clearly, on a bad value: ``ImproperlyConfigured`` naming the variable.
+
+A few cases load the real ``config.settings`` in a fresh interpreter (settings are read once per
+process); the readers in ``config/env.py`` are tested directly for the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import (
+    read_bool,
+    read_database,
+    read_int,
+    read_list,
+    read_redis_url,
+    read_str,
+    read_url,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_VARIABLES = (
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "BASE_URL",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SAML_CLOCK_SKEW_SECONDS",
+)
+# A complete production-like environment; each case spoils one value.
+GOOD = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "not-a-real-secret-but-long-enough-for-a-test-run-0123456789",
+    "BASE_URL": "https://sso.example.com",
+}
+
+
+def _setup_django(**variables: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings"
+    for name, value in variables.items():
+        if value is not None:
+            env[name] = value
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.DEBUG, settings.BASE_URL, settings.DATABASES['default']['ENGINE'])",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "environment"),
+    [
+        ("DJANGO_DEBUG", {"DJANGO_DEBUG": "maybe"}),
+        ("SAML_CLOCK_SKEW_SECONDS", GOOD | {"SAML_CLOCK_SKEW_SECONDS": "abc"}),
+        ("SAML_CLOCK_SKEW_SECONDS", GOOD | {"SAML_CLOCK_SKEW_SECONDS": "99999"}),
+        ("DATABASE_URL", GOOD | {"DATABASE_URL": "foo://bar"}),
+        ("REDIS_URL", GOOD | {"REDIS_URL": "http://x"}),
+        ("BASE_URL", GOOD | {"BASE_URL": "http://x.com"}),
+        ("DJANGO_SECRET_KEY", GOOD | {"DJANGO_SECRET_KEY": None}),
+    ],
+    ids=[
+        "debug-maybe",
+        "skew-not-a-number",
+        "skew-too-large",
+        "database-unknown-scheme",
+        "redis-http",
+        "base-url-http-without-debug",
+        "secret-key-unset-without-debug",
+    ],
+)
+def test_settings_refuse_a_bad_value_naming_the_variable(variable, environment):
+    result = _setup_django(**environment)
+
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: ")
+    assert variable in last_line
+
+
+def test_settings_load_with_debug_on_and_nothing_else_set():
+    result = _setup_django(DJANGO_DEBUG="1")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "True",
+        "http://127.0.0.1:8000",
+        "django.db.backends.sqlite3",
+    ]
+
+
+def test_settings_load_with_a_complete_production_environment():
+    result = _setup_django(**GOOD, DATABASE_URL="postgres://sso:pw@db.internal:5432/sso")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "False",
+        "https://sso.example.com",
+        "django.db.backends.postgresql",
+    ]
+
+
+# --- the readers, directly ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("1", True), ("true", True), ("Yes", True), (" on ", True), ("TRUE", True),
+        ("0", False), ("false", False), ("No", False), ("off", False),
+    ],
+)  # fmt: skip
+def test_read_bool_accepts_the_usual_spellings(monkeypatch, raw, expected):
+    monkeypatch.setenv("FLAG", raw)
+
+    assert read_bool("FLAG", default=not expected) is expected
+
+
+@pytest.mark.parametrize("raw", [None, ""], ids=["unset", "empty"])
+def test_read_bool_uses_the_default_when_unset_or_empty(monkeypatch, raw):
+    if raw is None:
+        monkeypatch.delenv("FLAG", raising=False)
+    else:
+        monkeypatch.setenv("FLAG", raw)
+
+    assert read_bool("FLAG", default=True) is True
+    assert read_bool("FLAG", default=False) is False
+
+
+@pytest.mark.parametrize("raw", ["maybe", "2", "y", "enabled"])
+def test_read_bool_refuses_anything_else(monkeypatch, raw):
+    monkeypatch.setenv("FLAG", raw)
+
+    with pytest.raises(ImproperlyConfigured, match=f"^FLAG must be one of .*got '{raw}'"):
+        read_bool("FLAG", default=False)
+
+
+def test_read_int_reads_a_number_in_range(monkeypatch):
+    monkeypatch.setenv("SKEW", " 300 ")
+
+    assert read_int("SKEW", default=120, minimum=0, maximum=900) == 300
+
+
+@pytest.mark.parametrize("raw", [None, ""])
+def test_read_int_uses_the_default_when_unset_or_empty(monkeypatch, raw):
+    if raw is None:
+        monkeypatch.delenv("SKEW", raising=False)
+    else:
+        monkeypatch.setenv("SKEW", raw)
+
+    assert read_int("SKEW", default=120, minimum=0, maximum=900) == 120
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("abc", "SKEW must be a whole number; got 'abc'"),
+        ("1.5", "SKEW must be a whole number; got '1.5'"),
+        ("99999", "SKEW must be between 0 and 900; got 99999"),
+        ("-1", "SKEW must be between 0 and 900; got -1"),
+    ],
+)
+def test_read_int_refuses_non_numbers_and_out_of_range(monkeypatch, raw, message):
+    monkeypatch.setenv("SKEW", raw)
+
+    with pytest.raises(ImproperlyConfigured) as refused:
+        read_int("SKEW", default=120, minimum=0, maximum=900)
+
+    assert str(refused.value) == message
+
+
+def test_read_int_accepts_the_bounds(monkeypatch):
+    for raw, expected in (("0", 0), ("900", 900)):
+        monkeypatch.setenv("SKEW", raw)
+        assert read_int("SKEW", default=120, minimum=0, maximum=900) == expected
+
+
+def test_read_str_requires_a_value_without_a_default(monkeypatch):
+    monkeypatch.setenv("SECRET", "   ")
+
+    with pytest.raises(ImproperlyConfigured, match="^SECRET is required$"):
+        read_str("SECRET")
+
+    monkeypatch.delenv("SECRET")
+    with pytest.raises(ImproperlyConfigured, match="^SECRET is required$"):
+        read_str("SECRET")
+
+
+def test_read_str_strips_and_falls_back_to_a_default(monkeypatch):
+    monkeypatch.setenv("SECRET", "  s3cret  ")
+    assert read_str("SECRET") == "s3cret"
+
+    monkeypatch.delenv("SECRET")
+    assert read_str("SECRET", default="fallback") == "fallback"
+    assert read_str("SECRET", default=None) is None
+
+
+def test_read_list_splits_on_commas_and_drops_blanks(monkeypatch):
+    monkeypatch.setenv("HOSTS", " sso.example.com, ,admin.example.com ,")
+
+    assert read_list("HOSTS", default=["x"]) == ["sso.example.com", "admin.example.com"]
+
+    monkeypatch.delenv("HOSTS")
+    assert read_list("HOSTS", default=["x"]) == ["x"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "require_https", "expected"),
+    [
+        ("https://sso.example.com", True, "https://sso.example.com"),
+        ("https://sso.example.com/", True, "https://sso.example.com"),
+        ("https://sso.example.com:8443", True, "https://sso.example.com:8443"),
+        ("http://127.0.0.1:8000", False, "http://127.0.0.1:8000"),
+    ],
+)
+def test_read_url_returns_the_origin(monkeypatch, raw, require_https, expected):
+    monkeypatch.setenv("ORIGIN", raw)
+
+    assert read_url("ORIGIN", require_https=require_https) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "require_https", "message"),
+    [
+        ("http://x.com", True, "ORIGIN must use https outside DJANGO_DEBUG"),
+        ("sso.example.com", False, "ORIGIN must be an absolute http(s) URL"),
+        ("ftp://sso.example.com", False, "ORIGIN must be an absolute http(s) URL"),
+        ("https://", False, "ORIGIN must be an absolute http(s) URL"),
+        ("https://sso.example.com/app", True, "ORIGIN must be an origin without a path"),
+        ("https://sso.example.com/?x=1", True, "ORIGIN must be an origin without a path"),
+    ],
+)
+def test_read_url_refuses_what_is_not_a_usable_origin(monkeypatch, raw, require_https, message):
+    monkeypatch.setenv("ORIGIN", raw)
+
+    with pytest.raises(ImproperlyConfigured) as refused:
+        read_url("ORIGIN", require_https=require_https)
+
+    assert str(refused.value).startswith(message)
+
+
+def test_read_url_without_default_is_required(monkeypatch):
+    monkeypatch.delenv("ORIGIN", raising=False)
+
+    with pytest.raises(ImproperlyConfigured, match="^ORIGIN is required$"):
+        read_url("ORIGIN", require_https=True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "engine"),
+    [
+        ("postgres://sso:pw@db:5432/sso", "django.db.backends.postgresql"),
+        ("postgresql://sso@db/sso", "django.db.backends.postgresql"),
+        ("sqlite:////var/lib/sso/db.sqlite3", "django.db.backends.sqlite3"),
+    ],
+)
+def test_read_database_accepts_postgres_and_sqlite(monkeypatch, raw, engine):
+    monkeypatch.setenv("DB", raw)
+
+    assert read_database("DB", default="sqlite:///x.sqlite3")["ENGINE"] == engine
+
+
+def test_read_database_uses_the_default_when_unset(monkeypatch):
+    monkeypatch.delenv("DB", raising=False)
+
+    config = read_database("DB", default="sqlite:////tmp/default.sqlite3")
+
+    assert config["ENGINE"] == "django.db.backends.sqlite3"
+    assert config["NAME"] == "/tmp/default.sqlite3"
+
+
+@pytest.mark.filterwarnings("ignore:Engine not recognized from url")
+@pytest.mark.parametrize("raw", ["foo://bar", "mysql://u:p@db/sso", "not a url"])
+def test_read_database_refuses_other_urls(monkeypatch, raw):
+    monkeypatch.setenv("DB", raw)
+
+    with pytest.raises(ImproperlyConfigured, match="^DB "):
+        read_database("DB", default="sqlite:///x.sqlite3")
+
+
+@pytest.mark.parametrize(
+    "raw", ["redis://localhost:6379/0", "rediss://cache:6380/1", "unix:///run/redis.sock"]
+)
+def test_read_redis_url_accepts_redis_urls(monkeypatch, raw):
+    monkeypatch.setenv("CACHE", raw)
+
+    assert read_redis_url("CACHE") == raw
+
+
+@pytest.mark.parametrize("raw", [None, "", "  "])
+def test_read_redis_url_unset_means_none(monkeypatch, raw):
+    if raw is None:
+        monkeypatch.delenv("CACHE", raising=False)
+    else:
+        monkeypatch.setenv("CACHE", raw)
+
+    assert read_redis_url("CACHE") is None
+
+
+@pytest.mark.parametrize("raw", ["http://x", "localhost:6379", "memcached://x"])
+def test_read_redis_url_refuses_other_schemes(monkeypatch, raw):
+    monkeypatch.setenv("CACHE", raw)
+
+    with pytest.raises(ImproperlyConfigured, match="^CACHE must be a redis://"):
+        read_redis_url("CACHE")
