@@ -154,3 +154,11 @@ LOGGING = {
         "saml2": {"level": "WARNING"},
     },
 }
+
+# DRF serves only SCIM; its views set their own authentication (bearer tokens, never sessions).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "UNAUTHENTICATED_USER": None,
+}

@@ -12,4 +12,5 @@ urlpatterns = [
     path("", sso_views.home, name="home"),
     path("admin/", admin.site.urls),
     path("sso/", include("connections.urls")),
+    path("scim/v2/", include("provisioning.scim.urls")),
 ]

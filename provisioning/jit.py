@@ -96,7 +96,8 @@ def _jit_create(connection: Connection, identity: MappedIdentity) -> User:
                 company=connection.company,
                 first_name=identity.first_name or "",
                 last_name=identity.last_name or "",
-                username=identity.username or "",
+                # userName is what SCIM looks users up by; without user_name it is the email.
+                username=identity.username or identity.email,
                 role=role,
                 team=team,
                 source=UserSource.JIT,

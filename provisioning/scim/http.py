@@ -1,0 +1,126 @@
+"""DRF plumbing for SCIM: media types, the error handler, paging, attribute selection."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.parsers import JSONParser
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from core.exceptions import ApplicationError
+from provisioning.scim.errors import (
+    InvalidFilter,
+    InvalidSyntax,
+    InvalidValue,
+    ScimError,
+    TooMany,
+    Unauthorized,
+)
+from provisioning.scim.filters import FilterError, parse_attribute_list
+from provisioning.scim.schemas import LIST_RESPONSE, MEDIA_TYPE
+
+logger = logging.getLogger(__name__)
+
+MAX_PAGE_SIZE = 200
+DEFAULT_PAGE_SIZE = 100
+
+
+class ScimJSONParser(JSONParser):
+    media_type = MEDIA_TYPE
+
+
+class ScimJSONRenderer(JSONRenderer):
+    media_type = MEDIA_TYPE
+    charset = None
+
+
+def scim_response(data: Any, status: int = 200, headers: dict | None = None) -> Response:
+    return Response(data, status=status, headers=headers, content_type=MEDIA_TYPE)
+
+
+def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
+    """Every error in the SCIM error schema (RFC 7644 3.12)."""
+    if isinstance(exc, ScimError):
+        error = exc
+    elif isinstance(exc, FilterError):
+        error = InvalidFilter(exc.message)
+    elif isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+        error = Unauthorized()
+    elif isinstance(exc, drf_exceptions.ParseError):
+        error = InvalidSyntax("The request body is not valid JSON.")
+    elif isinstance(exc, drf_exceptions.UnsupportedMediaType):
+        error = InvalidSyntax("Send application/scim+json (or application/json).", http_status=415)
+    elif isinstance(exc, drf_exceptions.MethodNotAllowed):
+        error = ScimError("Method not allowed.", http_status=405)
+    elif isinstance(exc, drf_exceptions.Throttled):
+        error = TooMany("Too many requests.", http_status=429)
+    elif isinstance(exc, drf_exceptions.NotAcceptable):
+        error = ScimError("Only application/scim+json is served.", http_status=406)
+    elif isinstance(exc, ApplicationError):
+        error = InvalidValue(
+            exc.message, http_status=exc.http_status if exc.http_status < 500 else 400
+        )
+    else:
+        return None  # a bug: let Django log it and answer 500
+    response = scim_response(error.body(), status=error.http_status)
+    if error.http_status == 401:
+        response["WWW-Authenticate"] = 'Bearer realm="scim"'
+    return response
+
+
+def paging(query: dict[str, str]) -> tuple[int, int]:
+    """(startIndex, count): 1-based, count capped (RFC 7644 3.4.2.4)."""
+
+    def number(name: str, default: int) -> int:
+        raw = query.get(name)
+        if raw in (None, ""):
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise InvalidValue(f"'{name}' must be an integer.") from None
+
+    start = max(number("startIndex", 1), 1)
+    count = min(max(number("count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
+    return start, count
+
+
+def list_response(resources: list[dict], *, total: int, start: int) -> dict:
+    return {
+        "schemas": [LIST_RESPONSE],
+        "totalResults": total,
+        "startIndex": start,
+        "itemsPerPage": len(resources),
+        "Resources": resources,
+    }
+
+
+ALWAYS_RETURNED = frozenset({"id", "schemas", "meta"})
+
+
+def select_attributes(resource: dict, query: dict[str, str]) -> dict:
+    """Honour ``attributes`` / ``excludedAttributes`` (RFC 7644 3.4.2.5); id, schemas and meta
+    are always returned."""
+    wanted = parse_attribute_list(query.get("attributes"))
+    excluded = parse_attribute_list(query.get("excludedAttributes"))
+    if not wanted and not excluded:
+        return resource
+    result = {}
+    for key, value in resource.items():
+        lower = key.lower()
+        if lower in ALWAYS_RETURNED:
+            result[key] = value
+            continue
+        if wanted:
+            subs = [name.split(".", 1)[1] for name in wanted if name.startswith(lower + ".")]
+            if lower in wanted:
+                result[key] = value
+            elif subs and isinstance(value, dict):
+                result[key] = {k: v for k, v in value.items() if k.lower() in subs}
+            continue
+        if lower not in excluded:
+            result[key] = value
+    return result
