@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "oauth2_provider",
     "accounts",
     "audit",
     "connections",
@@ -162,3 +163,35 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": None,
 }
+
+# OAuth 2.0 for Okta's "Authenticate with …" (django-oauth-toolkit). Short-lived access tokens,
+# rotating refresh tokens, tokens and client secrets hashed at rest, PKCE accepted (S256).
+OAUTH2_PROVIDER = {
+    "SCOPES": {
+        "scim": "Provision and deprovision your company's users (SCIM)",
+        "profile": "Read your own profile",
+    },
+    "DEFAULT_SCOPES": ["scim"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": read_int(
+        "OAUTH_ACCESS_TOKEN_SECONDS", default=3600, minimum=60, maximum=86400
+    ),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": 180 * 24 * 3600,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "PKCE_REQUIRED": False,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"] if DEBUG else ["https"],
+    "REQUEST_APPROVAL_PROMPT": "force",
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR": "provisioning.oauth.validate_scim_audience",
+}
+# Okta's OAuth callback for an OIN app, per cell (US, EMEA, preview); "{app}" is the app's name
+# in the Okta Integration Network. Registered by default by `oauth_client create --okta-app`.
+OKTA_OAUTH_CALLBACKS = read_list(
+    "OKTA_OAUTH_CALLBACKS",
+    default=[
+        "https://system-admin.okta.com/admin/app/cpc/{app}/oauth/callback",
+        "https://system-admin.okta-emea.com/admin/app/cpc/{app}/oauth/callback",
+        "https://system-admin.oktapreview.com/admin/app/cpc/{app}/oauth/callback",
+    ],
+)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import api as accounts_api
 from connections import views as sso_views
 
 admin.site.site_header = "SSO connection manager"
@@ -13,4 +14,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("sso/", include("connections.urls")),
     path("scim/v2/", include("provisioning.scim.urls")),
+    path("oauth/", include("provisioning.oauth_urls")),
+    path("api/me/", accounts_api.MeView.as_view(), name="api-me"),
 ]

@@ -48,3 +48,32 @@ class ScimBearerAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="scim"'
+
+
+class ScimOAuthAuthentication(BaseAuthentication):
+    """An OAuth access token from the "Authenticate with …" flow: valid (django-oauth-toolkit
+    checks expiry and revocation), with the ``scim`` scope and bound to one connection."""
+
+    def authenticate(self, request) -> tuple[ScimPrincipal, object] | None:
+        from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+
+        from provisioning.oauth import SCIM_SCOPE, connection_from_resources
+
+        parts = get_authorization_header(request).split()
+        if len(parts) == 2 and parts[1].startswith(b"scim_"):
+            return None  # a static SCIM token, not ours to judge
+        result = OAuth2Authentication().authenticate(request)
+        if result is None:
+            return None
+        _user, access_token = result
+        if not access_token.allow_scopes([SCIM_SCOPE]):
+            return None
+        connection = connection_from_resources(access_token.resource)
+        if connection is None:
+            return None
+        principal = ScimPrincipal(
+            connection=connection,
+            company=connection.company,
+            label=f"oauth {access_token.application.name}",
+        )
+        return principal, access_token

@@ -15,7 +15,11 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from provisioning.scim import discovery
-from provisioning.scim.authentication import ScimBearerAuthentication, ScimPrincipal
+from provisioning.scim.authentication import (
+    ScimBearerAuthentication,
+    ScimOAuthAuthentication,
+    ScimPrincipal,
+)
 from provisioning.scim.errors import ResourceNotFound
 from provisioning.scim.filters import AttributeSpec, filter_to_q, parse_filter
 from provisioning.scim.groups import (
@@ -101,7 +105,7 @@ class _AlwaysScimJSON(BaseContentNegotiation):
 
 
 class ScimView(APIView):
-    authentication_classes = [ScimBearerAuthentication]
+    authentication_classes = [ScimBearerAuthentication, ScimOAuthAuthentication]
     permission_classes = [IsAuthenticated]
     parser_classes = [ScimJSONParser, JSONParser]
     renderer_classes = [ScimJSONRenderer]

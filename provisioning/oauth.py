@@ -1,0 +1,145 @@
+"""OAuth 2.0 for Okta's "Authenticate with …" button, on django-oauth-toolkit.
+
+A company ``admin`` signs in (through the company's SSO) and approves; the grant is bound to one
+of the company's connections through an RFC 8707 resource indicator that only this view sets,
+so the access token (and every token refreshed from it) authorizes SCIM for that connection
+only, exactly like a static SCIM token.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.shortcuts import render
+from oauth2_provider.forms import AllowForm
+from oauth2_provider.views import AuthorizationView
+
+from accounts.models import Role, User
+from audit.services import audit_record
+from connections.models import Connection, ConnectionStatus, Provisioning
+
+SCIM_SCOPE = "scim"
+_RESOURCE_PREFIX = "/scim/v2/connections/"
+
+
+def connection_resource_uri(connection: Connection) -> str:
+    """The resource indicator naming one connection's SCIM API."""
+    return f"{settings.BASE_URL}{_RESOURCE_PREFIX}{connection.name}"
+
+
+def connection_from_resources(resources: list[str] | None) -> Connection | None:
+    prefix = f"{settings.BASE_URL}{_RESOURCE_PREFIX}"
+    names = [uri[len(prefix) :] for uri in resources or [] if uri.startswith(prefix)]
+    if len(names) != 1:
+        return None
+    return Connection.objects.select_related("company").filter(name=names[0]).first()
+
+
+def validate_scim_audience(audience_uri: str, audiences: list[str]) -> bool:
+    """django-oauth-toolkit's RFC 8707 audience check for our resource indicators: a token bound
+    to a connection is good for the SCIM API and nothing else. The host is not compared (the
+    request's host is already one of ALLOWED_HOSTS); the connection itself is resolved, and the
+    company scoped, by the SCIM authentication."""
+    from urllib.parse import urlsplit
+
+    prefix = f"{settings.BASE_URL}{_RESOURCE_PREFIX}"
+    return urlsplit(audience_uri).path.startswith("/scim/v2/") and all(
+        uri.startswith(prefix) for uri in audiences
+    )
+
+
+def approvable_connections(user: User):
+    return (
+        Connection.objects.filter(company_id=user.company_id)
+        .exclude(status=ConnectionStatus.DISABLED)
+        .order_by("-provisioning", "name")
+    )
+
+
+def may_approve(user: User) -> bool:
+    return bool(
+        user.is_authenticated and user.is_active and user.company_id and user.role == Role.ADMIN
+    )
+
+
+class ScimAllowForm(AllowForm):
+    connection = forms.ModelChoiceField(
+        queryset=Connection.objects.none(), empty_label=None, required=False
+    )
+
+
+class ScimAuthorizationView(AuthorizationView):
+    """DOT's authorization view with our rules: only a company admin approves, picking the
+    connection Okta is provisioning; everyone else gets a clear refusal page."""
+
+    template_name = "oauth/authorize.html"
+    form_class = ScimAllowForm
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        if self.request.user.is_authenticated:
+            form.fields["connection"].queryset = approvable_connections(self.request.user)
+        return form
+
+    def get_initial(self):
+        initial = super().get_initial()
+        connections = (
+            list(approvable_connections(self.request.user))
+            if self.request.user.is_authenticated
+            else []
+        )
+        scim_first = next((c for c in connections if c.provisioning == Provisioning.SCIM), None)
+        if connections:
+            initial["connection"] = (scim_first or connections[0]).pk
+        return initial
+
+    def _refusal(self, reason: str):
+        return render(self.request, "oauth/refused.html", {"reason": reason}, status=403)
+
+    def get(self, request, *args, **kwargs):
+        if request.user.is_authenticated and _asks_for_scim(request.GET.get("scope")):
+            if not may_approve(request.user):
+                return self._refusal(_why_not(request.user))
+            if not approvable_connections(request.user).exists():
+                return self._refusal(
+                    "Your company has no active sign-in connection to provision yet."
+                )
+        return super().get(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        user = self.request.user
+        if not _asks_for_scim(form.cleaned_data.get("scope")):
+            # A personal token (e.g. scope "profile"): the person's own, bound to no connection.
+            form.cleaned_data["resource"] = ""
+            return super().form_valid(form)
+        if not may_approve(user):
+            return self._refusal(_why_not(user))
+        connection = form.cleaned_data.get("connection")
+        allow = form.cleaned_data.get("allow")
+        if allow:
+            if connection is None or connection.company_id != user.company_id:
+                return self._refusal("Choose one of your company's connections.")
+            # Whatever the client asked for, the grant names exactly the chosen connection.
+            form.cleaned_data["resource"] = connection_resource_uri(connection)
+            form.cleaned_data["scope"] = SCIM_SCOPE  # a SCIM grant carries no personal scopes
+            audit_record(
+                action="oauth.scim_authorized",
+                connection=connection,
+                actor=user,
+                target=form.cleaned_data.get("client_id", ""),
+                details={"redirect_uri": form.cleaned_data.get("redirect_uri")},
+            )
+        else:
+            form.cleaned_data["resource"] = ""
+        return super().form_valid(form)
+
+
+def _asks_for_scim(scope: str | None) -> bool:
+    # DOT's default scope applies when the client names none: that is SCIM.
+    return scope is None or scope.strip() == "" or SCIM_SCOPE in scope.split()
+
+
+def _why_not(user: User) -> str:
+    if user.company_id is None:
+        return "Staff accounts cannot authorize provisioning; a company admin must sign in and approve."
+    return "Only an admin of your company can authorize provisioning. Ask one of your company's admins."
