@@ -88,16 +88,43 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("is_active", "is_staff", "role", "source", "company")
     search_fields = ("email", "first_name", "last_name", "username", "company__slug")
     list_select_related = ("company", "team")
-    readonly_fields = ("last_login", "date_joined", "source")
+    readonly_fields = (
+        "last_login",
+        "date_joined",
+        "source",
+        "division",
+        "deactivated_at",
+        "scim_deleted_at",
+    )
+    actions = ["deprovision", "reactivate"]
+
+    @admin.action(description="Deprovision selected users (sign out everywhere, revoke tokens)")
+    def deprovision(self, request, queryset) -> None:
+        from provisioning.services import user_deprovision
+
+        users = [user for user in queryset if user.is_active and user.company_id]
+        for user in users:
+            user_deprovision(user=user, acting_user=request.user, reason="admin action")
+        self.message_user(request, f"Deprovisioned {len(users)} user(s).")
+
+    @admin.action(description="Reactivate selected users")
+    def reactivate(self, request, queryset) -> None:
+        from provisioning.services import user_reactivate
+
+        users = [user for user in queryset if not user.is_active]
+        for user in users:
+            user_reactivate(user=user, acting_user=request.user, reason="admin action")
+        self.message_user(request, f"Reactivated {len(users)} user(s).")
+
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Person", {"fields": ("first_name", "last_name")}),
-        ("Company", {"fields": ("company", "role", "team", "source")}),
+        ("Company", {"fields": ("company", "role", "team", "division", "source")}),
         (
             "Access",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        ("Dates", {"fields": ("last_login", "date_joined", "deactivated_at", "scim_deleted_at")}),
     )
     add_fieldsets = (
         (

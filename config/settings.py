@@ -195,3 +195,13 @@ OKTA_OAUTH_CALLBACKS = read_list(
         "https://system-admin.oktapreview.com/admin/app/cpc/{app}/oauth/callback",
     ],
 )
+
+# Periodic jobs (celery beat).
+CELERY_BEAT_SCHEDULE = {
+    "deprovisioning-sweep": {"task": "provisioning.tasks.deprovisioning_sweep", "schedule": 300.0},
+    "certificates-expiry-check": {
+        "task": "connections.tasks.certificates_expiry_check",
+        "schedule": 6 * 3600.0,
+    },
+    "saml-state-cleanup": {"task": "connections.tasks.saml_state_cleanup", "schedule": 3600.0},
+}

@@ -222,3 +222,52 @@ def _describe(value: Any) -> Any:
     if hasattr(value, "pk"):
         return str(value)
     return value
+
+
+EXPIRY_WARNING_DAYS = (30, 7)
+
+
+def certificates_expiry_warn() -> int:
+    """A warning event for each certificate that crosses 30, then 7 days before expiry (the same
+    selection as ``connection check-certs``); each threshold is reported once per certificate."""
+    from audit.models import AuditEvent, Severity
+    from connections.selectors import certificate_describe, certificates_expiring
+
+    written = 0
+    for certificate in certificates_expiring(within_days=max(EXPIRY_WARNING_DAYS)):
+        info = certificate_describe(certificate)
+        threshold = min(days for days in EXPIRY_WARNING_DAYS if info["days_left"] <= days)
+        already = AuditEvent.objects.filter(
+            action="connection.certificate_expiring",
+            connection=certificate.connection,
+            details__fingerprint_sha256=certificate.fingerprint_sha256,
+            details__threshold_days=threshold,
+        ).exists()
+        if already:
+            continue
+        audit_record(
+            action="connection.certificate_expiring",
+            connection=certificate.connection,
+            actor_label="system",
+            target=certificate.connection.name,
+            severity=Severity.WARNING,
+            details={
+                "fingerprint_sha256": certificate.fingerprint_sha256,
+                "not_after": info["not_after"],
+                "days_left": info["days_left"],
+                "threshold_days": threshold,
+            },
+        )
+        written += 1
+    return written
+
+
+def saml_state_purge() -> int:
+    """Forget expired sign-ins in flight and replay entries (lookups ignore them already)."""
+    from connections.models import PendingAuthnRequest, SeenAssertion, VerifiedSignIn
+
+    now = timezone.now()
+    return sum(
+        model.objects.filter(expires_at__lte=now).delete()[0]
+        for model in (PendingAuthnRequest, SeenAssertion, VerifiedSignIn)
+    )

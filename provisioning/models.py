@@ -53,6 +53,7 @@ class Deprovisioning(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
     sessions_ended = models.PositiveIntegerField(default=0)
+    tokens_revoked = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-requested_at"]

@@ -35,6 +35,13 @@ def connection_from_resources(resources: list[str] | None) -> Connection | None:
     return Connection.objects.select_related("company").filter(name=names[0]).first()
 
 
+def is_scim_grant(token) -> bool:
+    """An access or refresh token bound to a connection's SCIM API (the company's, not the
+    person's)."""
+    prefix = f"{settings.BASE_URL}{_RESOURCE_PREFIX}"
+    return any(uri.startswith(prefix) for uri in token.resource or [])
+
+
 def validate_scim_audience(audience_uri: str, audiences: list[str]) -> bool:
     """django-oauth-toolkit's RFC 8707 audience check for our resource indicators: a token bound
     to a connection is good for the SCIM API and nothing else. The host is not compared (the

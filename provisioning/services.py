@@ -88,9 +88,61 @@ def _session_store() -> type[SessionBase]:
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
+def _end_sessions(user: User) -> int:
+    """Delete every recorded session of the user through the configured session engine (so it
+    works for the database, cache and cached_db backends alike)."""
+    store = _session_store()
+    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    for key in keys:
+        store(session_key=key).delete()
+    UserSession.objects.filter(user=user, session_key__in=keys).delete()
+    return len(keys)
+
+
+def _personal_tokens(user: User):
+    """The user's own OAuth tokens: every one not bound to a connection's SCIM API. A SCIM grant
+    the user authorized belongs to the company and keeps working."""
+    from oauth2_provider.models import get_access_token_model, get_refresh_token_model
+
+    from provisioning.oauth import is_scim_grant
+
+    access = [t for t in get_access_token_model().objects.filter(user=user) if not is_scim_grant(t)]
+    refresh = [
+        t
+        for t in get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
+        if not is_scim_grant(t)
+    ]
+    scim = [
+        t
+        for t in get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
+        if is_scim_grant(t)
+    ]
+    return access, refresh, scim
+
+
+def _revoke_personal_tokens(user: User) -> tuple[int, list[str]]:
+    access, refresh, scim = _personal_tokens(user)
+    for token in refresh:
+        token.revoke()  # revokes its access token too
+    for token in access:
+        token.revoke()
+    return len(access) + len(refresh), sorted({_grant_connection(t) for t in scim})
+
+
+def _grant_connection(token) -> str:
+    from provisioning.oauth import connection_from_resources
+
+    connection = connection_from_resources(token.resource)
+    return connection.name if connection else "?"
+
+
 def deprovisioning_complete(*, deprovisioning_id: int) -> Deprovisioning:
-    """End every recorded session of the user and write the trail. Idempotent: a completed job
-    is left alone, and ending an already-ended session is a no-op."""
+    """End every session of the user, revoke their personal OAuth tokens, write the trail.
+
+    Idempotent: a completed job is left alone; ending an ended session or revoking a revoked
+    token is a no-op. A job whose user was reactivated in the meantime completes without
+    touching anything.
+    """
     with transaction.atomic():
         job = (
             Deprovisioning.objects.select_for_update()
@@ -102,25 +154,49 @@ def deprovisioning_complete(*, deprovisioning_id: int) -> Deprovisioning:
         job.attempts += 1
         job.save(update_fields=["attempts"])
     user = job.user
-    store = _session_store()
-    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
-    for key in keys:
-        store(session_key=key).delete()
+    sessions = tokens = 0
+    grants_needing_owner: list[str] = []
+    if not user.is_active:
+        sessions = _end_sessions(user)
+        with transaction.atomic():
+            tokens, grants_needing_owner = _revoke_personal_tokens(user)
     with transaction.atomic():
-        UserSession.objects.filter(user=user, session_key__in=keys).delete()
         job = Deprovisioning.objects.select_for_update().get(pk=job.pk)
         if job.completed_at is not None:
             return job
         job.completed_at = timezone.now()
-        job.sessions_ended = len(keys)
+        job.sessions_ended = sessions
+        job.tokens_revoked = tokens
         job.last_error = ""
-        job.save(update_fields=["completed_at", "sessions_ended", "last_error"])
+        job.save(update_fields=["completed_at", "sessions_ended", "tokens_revoked", "last_error"])
         audit_record(
-            action="user.sessions_ended",
+            action="user.deprovisioning_completed",
             company=user.company,
             actor_label="system",
             target=user.email,
-            severity=Severity.INFO,
-            details={"sessions_ended": len(keys), "deprovisioning": job.pk},
+            details={
+                "sessions_ended": sessions,
+                "tokens_revoked": tokens,
+                "deprovisioning": job.pk,
+                "skipped": "user was reactivated" if user.is_active else "",
+            },
         )
+        for connection_name in grants_needing_owner:
+            audit_record(
+                action="oauth.scim_grant_needs_owner",
+                company=user.company,
+                actor_label="system",
+                target=connection_name,
+                severity=Severity.WARNING,
+                details={
+                    "authorized_by": user.email,
+                    "message": "The SCIM grant keeps working; have another admin re-authorize it in Okta.",
+                },
+            )
     return job
+
+
+def deprovisioning_record_failure(*, deprovisioning_id: int, error: str) -> None:
+    Deprovisioning.objects.filter(pk=deprovisioning_id, completed_at__isnull=True).update(
+        last_error=error[:2000]
+    )

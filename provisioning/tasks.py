@@ -1,18 +1,61 @@
+"""Celery tasks: take IDs, call a service, retry what is transient. Queued with on_commit."""
+
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from celery import shared_task
-from django.db import DatabaseError
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.utils import timezone
 
-from provisioning.services import deprovisioning_complete
+from provisioning.models import Deprovisioning
+from provisioning.services import deprovisioning_complete, deprovisioning_record_failure
 
+logger = logging.getLogger(__name__)
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    autoretry_for=(DatabaseError, ConnectionError, OSError),
-    retry_backoff=True,
-    retry_backoff_max=600,
-    max_retries=10,
+TRANSIENT_ERRORS = (
+    OperationalError,
+    InterfaceError,
+    DatabaseError,
+    ConnectionError,
+    TimeoutError,
+    OSError,
 )
+# A deprovisioning not done by then is re-queued by the sweep (a lost message, a dead worker).
+SWEEP_AFTER = timedelta(minutes=5)
+
+
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=8)
 def deprovision_complete(self, deprovisioning_id: int) -> None:
-    deprovisioning_complete(deprovisioning_id=deprovisioning_id)
+    try:
+        deprovisioning_complete(deprovisioning_id=deprovisioning_id)
+    except TRANSIENT_ERRORS as error:
+        deprovisioning_record_failure(
+            deprovisioning_id=deprovisioning_id, error=f"{type(error).__name__}: {error}"
+        )
+        if self.request.retries >= self.max_retries:
+            logger.error("deprovisioning %s failed for good: %s", deprovisioning_id, error)
+            raise
+        raise self.retry(exc=error, countdown=min(600, 2 ** (self.request.retries + 1))) from None
+    except Exception as error:
+        # Not transient: recorded for the admin (and retried by the sweep, in case it was).
+        deprovisioning_record_failure(
+            deprovisioning_id=deprovisioning_id, error=f"{type(error).__name__}: {error}"
+        )
+        raise
+
+
+@shared_task(acks_late=True)
+def deprovisioning_sweep() -> int:
+    """Re-queue every deprovisioning that should have finished by now. Harmless when the original
+    task is still on its way: completing twice changes nothing the second time."""
+    stale = Deprovisioning.objects.filter(
+        completed_at__isnull=True, requested_at__lt=timezone.now() - SWEEP_AFTER
+    )
+    ids = list(stale.values_list("pk", flat=True)[:1000])
+    for pk in ids:
+        deprovision_complete.delay(pk)
+    if ids:
+        logger.warning("re-queued %d unfinished deprovisioning(s)", len(ids))
+    return len(ids)
