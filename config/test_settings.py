@@ -19,3 +19,9 @@ from config.settings import *  # noqa: E402,F403
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
+
+# Tasks run in-process in tests, also when REDIS_URL points at a real broker, so a test sees the
+# outcome of the request it made. The worker tests (tests/provisioning/test_deprovisioning_worker.py)
+# switch the Celery app to the broker and run a real worker.
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
