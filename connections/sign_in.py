@@ -21,7 +21,6 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record
-from connections import saml
 from connections.exceptions import (
     AttributeMissing,
     ConnectionDisabled,
@@ -51,6 +50,20 @@ from provisioning.attributes import map_identity
 from provisioning.jit import saml_user_resolve
 
 PENDING_REQUEST_LIFETIME = timedelta(minutes=10)
+
+
+def _saml():
+    """The pysaml2 adapter, imported on first use: pysaml2 takes about a second to import, and
+    every management command (which loads the URLs, and so this module) would pay for it."""
+    from connections import saml
+
+    return saml
+
+
+def sp_metadata_document(connection: Connection) -> bytes:
+    return _saml().sp_metadata(connection)
+
+
 VERIFIED_SIGN_IN_LIFETIME = timedelta(minutes=2)
 
 
@@ -90,7 +103,7 @@ def sign_in_start(
     *, connection: Connection, next_path: str | None, test_login: bool = False
 ) -> StartedSignIn:
     _require_usable(connection, test_login=test_login)
-    request_id, redirect_url = saml.authn_request_redirect(connection)
+    request_id, redirect_url = _saml().authn_request_redirect(connection)
     browser_secret = secrets.token_urlsafe(32)
     PendingAuthnRequest.objects.create(
         request_id=request_id,
@@ -132,7 +145,7 @@ def acs_receive(
     _require_usable(connection, test_login=bool(pending and pending.test_login))
 
     try:
-        verified = saml.verify_response(
+        verified = _saml().verify_response(
             connection,
             inspected.xml,
             issuer=issuer,

@@ -15,7 +15,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections import saml
 from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefused
 from connections.models import Connection
 from connections.redirects import safe_next_path
@@ -30,6 +29,7 @@ from connections.sign_in import (
     sign_in_refusal_record,
     sign_in_start,
     sign_in_test_report,
+    sp_metadata_document,
     verified_sign_in_get,
 )
 
@@ -114,7 +114,9 @@ def metadata(request: HttpRequest, name: str) -> HttpResponse:
         connection = _connection_or_refuse(request, name)
     except SignInRefused as error:
         return _refused(request, error, None)
-    return HttpResponse(saml.sp_metadata(connection), content_type="application/samlmetadata+xml")
+    return HttpResponse(
+        sp_metadata_document(connection), content_type="application/samlmetadata+xml"
+    )
 
 
 @never_cache
