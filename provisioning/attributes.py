@@ -28,6 +28,22 @@ DEFAULT_ATTRIBUTE_NAMES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 MAPPABLE_FIELDS = tuple(DEFAULT_ATTRIBUTE_NAMES)
+# An override may name a field by our name or by the contract's (the customer guide's) name.
+_FIELD_ALIASES = {
+    "user_name": "username",
+    "givenname": "first_name",
+    "familyname": "last_name",
+    "usertype": "role",
+    "division": "team",
+}
+
+
+def mapping_field(key: str) -> str | None:
+    """Our field for an override key (``team`` or ``division``...), or None if it names none."""
+    lowered = key.strip().lower()
+    if lowered in MAPPABLE_FIELDS:
+        return lowered
+    return _FIELD_ALIASES.get(lowered)
 
 
 @dataclass(frozen=True)
@@ -48,10 +64,10 @@ def validate_attribute_mapping(mapping: object) -> None:
     if not isinstance(mapping, dict):
         raise ValidationError('The attribute mapping is a JSON object, e.g. {"email": "mail"}.')
     for field, attribute in mapping.items():
-        if field not in MAPPABLE_FIELDS:
+        if mapping_field(field) is None:
             raise ValidationError(
                 f"Unknown field '{field}' in the attribute mapping; use one of "
-                f"{', '.join(MAPPABLE_FIELDS)}."
+                f"{', '.join((*MAPPABLE_FIELDS, *_FIELD_ALIASES))}."
             )
         if not isinstance(attribute, str) or not attribute.strip():
             raise ValidationError(f"The attribute name for '{field}' must be a non-empty string.")
@@ -73,7 +89,9 @@ def map_identity(
     *, attributes: Mapping[str, list[str]], name_id: str, overrides: Mapping[str, str] | None = None
 ) -> MappedIdentity | None:
     """Read the user fields; None when no usable email is found (``attribute_missing``)."""
-    overrides = overrides or {}
+    overrides = {
+        mapping_field(key): value for key, value in (overrides or {}).items() if mapping_field(key)
+    }
 
     def read(field: str) -> str | None:
         names = (overrides[field],) if field in overrides else DEFAULT_ATTRIBUTE_NAMES[field]

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.db import transaction
 from django.shortcuts import render
 from oauth2_provider.forms import AllowForm
+from oauth2_provider.models import get_application_model
 from oauth2_provider.views import AuthorizationView
 
 from accounts.models import Role, User
@@ -103,6 +105,11 @@ class ScimAuthorizationView(AuthorizationView):
     def _refusal(self, reason: str):
         return render(self.request, "oauth/refused.html", {"reason": reason}, status=403)
 
+    def _broken_request(self, description: str):
+        # The page DOT renders for a request it cannot redirect back (FatalClientError).
+        error = {"error": "invalid_request", "description": description}
+        return render(self.request, self.template_name, {"error": error}, status=400)
+
     def get(self, request, *args, **kwargs):
         if request.user.is_authenticated and _asks_for_scim(request.GET.get("scope")):
             if not may_approve(request.user):
@@ -113,8 +120,44 @@ class ScimAuthorizationView(AuthorizationView):
                 )
         return super().get(request, *args, **kwargs)
 
+    def post(self, request, *args, **kwargs):
+        # Refuse before the form is even read: whatever was posted, a non-admin gets the same
+        # clear refusal as on the GET, never a re-rendered form.
+        if (
+            request.user.is_authenticated
+            and _asks_for_scim(request.POST.get("scope"))
+            and not may_approve(request.user)
+        ):
+            return self._refusal(_why_not(request.user))
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        # Every field but the connection is hidden and filled in by us, and the connection is a
+        # choice among the user's own: an invalid form was altered (e.g. another company's
+        # connection). DOT would re-render the form without its request; refuse instead.
+        if "connection" in form.errors:
+            return self._refusal("Choose one of your company's connections.")
+        return self._broken_request(
+            "The authorization request was incomplete or altered. Start again from the app."
+        )
+
     def form_valid(self, form):
         user = self.request.user
+        # DOT redirects a denial (access_denied) to the *posted* redirect_uri without checking
+        # it, and looks the posted client_id up with .get(): check both against the registered
+        # client first, so a tampered form never redirects anywhere unregistered.
+        application = (
+            get_application_model()
+            .objects.filter(client_id=form.cleaned_data.get("client_id"))
+            .first()
+        )
+        if application is None or not application.redirect_uri_allowed(
+            form.cleaned_data.get("redirect_uri")
+        ):
+            return self._broken_request(
+                "The redirect URI or client of this request is not registered."
+            )
+        self._approved_connection = None
         if not _asks_for_scim(form.cleaned_data.get("scope")):
             # A personal token (e.g. scope "profile"): the person's own, bound to no connection.
             form.cleaned_data["resource"] = ""
@@ -129,16 +172,27 @@ class ScimAuthorizationView(AuthorizationView):
             # Whatever the client asked for, the grant names exactly the chosen connection.
             form.cleaned_data["resource"] = connection_resource_uri(connection)
             form.cleaned_data["scope"] = SCIM_SCOPE  # a SCIM grant carries no personal scopes
+            self._approved_connection = connection
+            # The grant and its audit event commit together (see create_authorization_response).
+            with transaction.atomic():
+                return super().form_valid(form)
+        form.cleaned_data["resource"] = ""
+        return super().form_valid(form)
+
+    def create_authorization_response(self, request, scopes, credentials, allow):
+        # Reached from form_valid; raises when oauthlib refuses the request, so the event is
+        # written only for a grant that was really issued.
+        result = super().create_authorization_response(request, scopes, credentials, allow)
+        connection = getattr(self, "_approved_connection", None)
+        if allow and connection is not None:
             audit_record(
                 action="oauth.scim_authorized",
                 connection=connection,
-                actor=user,
-                target=form.cleaned_data.get("client_id", ""),
-                details={"redirect_uri": form.cleaned_data.get("redirect_uri")},
+                actor=request.user,
+                target=credentials.get("client_id", ""),
+                details={"redirect_uri": credentials.get("redirect_uri")},
             )
-        else:
-            form.cleaned_data["resource"] = ""
-        return super().form_valid(form)
+        return result
 
 
 def _asks_for_scim(scope: str | None) -> bool:
