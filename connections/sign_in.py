@@ -132,7 +132,11 @@ def acs_receive(
 ) -> ReceivedSignIn:
     if connection.status == ConnectionStatus.DISABLED:
         raise ConnectionDisabled(extra={"status": connection.status})
-    inspected = inspect_response(decode_post(saml_response))
+    try:
+        inspected = inspect_response(decode_post(saml_response))
+    except SamlSignatureInvalid as error:
+        error.extra["configured_certificates"] = _configured_fingerprints(connection)
+        raise
     if not inspected.status_ok:
         raise SamlStatusFailure(
             extra={"status": inspected.status_code, "message": inspected.status_message[:500]}
@@ -271,11 +275,13 @@ def _remember_assertion(connection: Connection, assertion_id: str, expires_at: d
         raise SamlReplayed(extra={"assertion_id": assertion_id}) from None
 
 
+def _configured_fingerprints(connection: Connection) -> list[str]:
+    return list(connection.certificates.values_list("fingerprint_sha256", flat=True))
+
+
 def _fingerprints(connection: Connection, inspected: InspectedResponse) -> dict:
     return {
-        "configured_certificates": list(
-            connection.certificates.values_list("fingerprint_sha256", flat=True)
-        ),
+        "configured_certificates": _configured_fingerprints(connection),
         "certificates_in_message": list(inspected.key_info_fingerprints),
     }
 
@@ -296,6 +302,12 @@ def verified_sign_in_get(*, connection: Connection, finish_token: str | None) ->
             "This sign-in is no longer pending (it expired or was already used). Please sign in again.",
             extra={"reason": "no pending verified sign-in for this browser"},
         )
+    try:
+        # The connection may have been disabled between the ACS and now: every login refused.
+        _require_usable(connection, test_login=record.test_login)
+    except ConnectionDisabled:
+        sign_in_discard(record=record)
+        raise
     return record
 
 

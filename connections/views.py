@@ -89,7 +89,9 @@ def sign_in(request: HttpRequest) -> HttpResponse:
             choices = [connection] if connection is not None and connection.is_usable else []
         if len(choices) == 1:
             url = reverse("sso-login", args=[choices[0].name])
-            return HttpResponseRedirect(f"{url}?{urlencode({'next': next_path})}" if next_path else url)
+            return HttpResponseRedirect(
+                f"{url}?{urlencode({'next': next_path})}" if next_path else url
+            )
         if choices:
             context["choices"] = choices
         else:
