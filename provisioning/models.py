@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from oauth2_provider.models import RefreshToken
 
 
 class ScimToken(models.Model):
@@ -61,3 +62,11 @@ class Deprovisioning(models.Model):
     def __str__(self) -> str:
         state = "done" if self.completed_at else "pending"
         return f"deprovisioning of {self.user} ({state})"
+
+
+class ScimGrant(RefreshToken):
+    """Admin view of the OAuth refresh tokens that authorize SCIM for a connection."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "SCIM OAuth grant"
