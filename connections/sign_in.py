@@ -173,7 +173,16 @@ def acs_receive(
             raise SamlInResponseToMismatch(extra={"reason": "the request was already answered"})
         _remember_assertion(connection, verified.assertion_id, expires_at)
         if not connection.idp_entity_id and not connection.observed_idp_entity_id:
+            # No issuer configured: the certificate is the trust anchor; the first issuer seen is
+            # recorded for support (without touching updated_at, which keys the SAML config).
             Connection.objects.filter(pk=connection.pk).update(observed_idp_entity_id=issuer)
+            audit_record(
+                action="connection.issuer_recorded",
+                connection=connection,
+                actor_label="idp",
+                target=connection.name,
+                details={"issuer": issuer},
+            )
         token = secrets.token_urlsafe(32)
         record = VerifiedSignIn.objects.create(
             token_hash=secret_hash(token),
