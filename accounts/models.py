@@ -180,6 +180,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
+        # SCIM shows and finds every user by userName; without one from the IdP it is the email.
+        self.username = self.username.strip() or self.email
         if self.team_id and self.team.company_id != self.company_id:
             raise ValidationError({"team": "The team belongs to another company."})
         if self.company_id and self.is_staff:

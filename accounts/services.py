@@ -116,7 +116,7 @@ def user_create(
         company=company,
         first_name=first_name[:150],
         last_name=last_name[:150],
-        username=username[:254],
+        username=(username.strip() or normalize_email(email))[:254],
         role=role,
         team=team,
         source=source,
@@ -124,7 +124,7 @@ def user_create(
     user.set_unusable_password()
     # Uniqueness is left to the database so that a taken email is a Conflict (SCIM's 409
     # "uniqueness"), not a validation message, even when two requests race.
-    _validated(user, exclude=["password"], validate_unique=False)
+    _validated(user, exclude=["password"], validate_unique=False, validate_constraints=False)
     try:
         with transaction.atomic():
             user.save()
@@ -177,7 +177,8 @@ def user_update(
             setattr(user, field, value)
     if not diff:
         return user
-    _validated(user, exclude=["password"], validate_unique=False)
+    # Uniqueness and constraints are the database's: a taken email or userName is a Conflict.
+    _validated(user, exclude=["password"], validate_unique=False, validate_constraints=False)
     user.updated_at = timezone.now()
     try:
         with transaction.atomic():
@@ -225,7 +226,7 @@ def team_rename(
     if team.name == name:
         return team
     previous, team.name, team.updated_at = team.name, name, timezone.now()
-    _validated(team)
+    _validated(team, validate_constraints=False)
     try:
         with transaction.atomic():
             team.save()

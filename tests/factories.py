@@ -41,6 +41,8 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttributeSequence(
         lambda o, n: f"user{n}@{o.company.slug if o.company else 'staff'}.example"
     )
+    # As every real path stores it (user_create, User.clean): the userName defaults to the email.
+    username = factory.LazyAttribute(lambda o: o.email)
     first_name = "Ada"
     last_name = "Lovelace"
     role = Role.SENDER

@@ -106,6 +106,10 @@ def scim_group_create(*, principal: ScimPrincipal, name: str, members: list[str]
 
 @transaction.atomic
 def scim_group_rename(*, principal: ScimPrincipal, team: Team, name: str) -> Team:
+    # team_rename validates the (company, LOWER(name)) constraint and would call a taken name a
+    # validation error (400); SCIM answers 409 uniqueness.
+    if scim_groups(principal).filter(name__iexact=name.strip()).exclude(pk=team.pk).exists():
+        raise Uniqueness("A group with this displayName already exists.")
     try:
         return team_rename(team=team, name=name, actor_label=principal.actor_label)
     except Conflict:

@@ -151,9 +151,11 @@ def _find_key(container: dict[str, Any], name: str) -> str:
 def _apply(resource: dict[str, Any], op: str, path: PatchPath, value: Any) -> None:
     if path.attr in USER_READ_ONLY and not path.extension:
         raise Mutability(f"'{path.attr}' is read-only.")
-    if path.key in IGNORED_USER_ATTRIBUTES or (
-        not path.sub and path.attr in IGNORED_USER_ATTRIBUTES
-    ):
+    # An attribute we do not keep is ignored with every sub-attribute and value filter of it:
+    # Entra's default mappings send phoneNumbers[type eq "work"].value and
+    # addresses[type eq "work"].locality, which must not fail the whole PATCH.
+    top = f"{ENTERPRISE_SCHEMA.lower()}:{path.attr}" if path.extension else path.attr
+    if path.key in IGNORED_USER_ATTRIBUTES or top in IGNORED_USER_ATTRIBUTES:
         return
     base = path.key if not path.value_filter else path.key.split(".")[0]
     if path.key not in USER_WRITABLE and base not in USER_WRITABLE:

@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch
+from django.db.models import Prefetch, Q
 from django.db.models.functions import Lower
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
@@ -61,8 +61,11 @@ def _lower(value: object) -> str:
 
 USER_FILTER_ATTRIBUTES = {
     "id": AttributeSpec(field="scim_id", type="reference", case_exact=True, to_python=uuid.UUID),
-    # Compared on LOWER(username): the (company, LOWER(username)) unique index serves the lookup.
-    "username": AttributeSpec(field="username_key", case_exact=True, to_python=_lower),
+    # Compared on LOWER(username): the (company, LOWER(username)) unique index serves the lookup
+    # (a partial index, WHERE username <> '': eq_implies repeats that so the planner may use it).
+    "username": AttributeSpec(
+        field="username_key", case_exact=True, to_python=_lower, eq_implies=~Q(username="")
+    ),
     "externalid": AttributeSpec(field="external_id", case_exact=True),
     "emails.value": AttributeSpec(field="email", case_exact=True, to_python=_lower),
     "emails.type": AttributeSpec(constant="work"),
