@@ -169,6 +169,8 @@ class User(AbstractBaseUser, PermissionsMixin):
                 violation_error_message="A user with this userName already exists.",
             ),
         ]
+        # Entra ID looks users up by externalId.
+        indexes = [models.Index(fields=["company", "external_id"], name="user_company_external_id")]
 
     def __str__(self) -> str:
         return self.email
