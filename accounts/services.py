@@ -5,22 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Company, Domain, Role, Team, User, UserSource
 from accounts.validators import normalize_email
 from audit.services import audit_record
 from core.exceptions import Conflict, ValidationFailed
-
-
-def _validated(instance: Any, **kwargs: Any) -> Any:
-    try:
-        instance.full_clean(**kwargs)
-    except ValidationError as error:
-        raise ValidationFailed.from_django(error) from None
-    return instance
+from core.persistence import save_or_conflict, validated
 
 
 @transaction.atomic
@@ -33,7 +25,7 @@ def company_create(
     acting_user: User | None = None,
     actor_label: str = "",
 ) -> Company:
-    company = _validated(Company(slug=slug, name=name.strip()))
+    company = validated(Company(slug=slug, name=name.strip()))
     company.save()
     audit_record(
         action="company.created",
@@ -59,12 +51,8 @@ def team_create(
     name = name.strip()
     if not name:
         raise ValidationFailed("A team name cannot be empty.")
-    team = _validated(Team(company=company, name=name), validate_constraints=False)
-    try:
-        with transaction.atomic():
-            team.save()
-    except IntegrityError:
-        raise Conflict("This company already has a team with that name.") from None
+    team = validated(Team(company=company, name=name), validate_constraints=False)
+    save_or_conflict(team, "This company already has a team with that name.")
     audit_record(
         action="team.created",
         company=company,
@@ -83,7 +71,7 @@ def domain_add(
     if Domain.objects.filter(domain=value).exists():
         # Never say which company owns it: that would leak another tenant's identity.
         raise Conflict(f"The domain {value} is already claimed.")
-    record = _validated(Domain(company=company, domain=value))
+    record = validated(Domain(company=company, domain=value))
     record.save()
     audit_record(
         action="domain.added",
@@ -124,12 +112,8 @@ def user_create(
     user.set_unusable_password()
     # Uniqueness is left to the database so that a taken email is a Conflict (SCIM's 409
     # "uniqueness"), not a validation message, even when two requests race.
-    _validated(user, exclude=["password"], validate_unique=False, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError:
-        raise Conflict("A user with this email or userName already exists.") from None
+    validated(user, exclude=["password"], validate_unique=False, validate_constraints=False)
+    save_or_conflict(user, "A user with this email or userName already exists.")
     audit_record(
         action="user.created",
         company=company,
@@ -178,13 +162,9 @@ def user_update(
     if not diff:
         return user
     # Uniqueness and constraints are the database's: a taken email or userName is a Conflict.
-    _validated(user, exclude=["password"], validate_unique=False, validate_constraints=False)
+    validated(user, exclude=["password"], validate_unique=False, validate_constraints=False)
     user.updated_at = timezone.now()
-    try:
-        with transaction.atomic():
-            user.save()
-    except IntegrityError:
-        raise Conflict("A user with this email or userName already exists.") from None
+    save_or_conflict(user, "A user with this email or userName already exists.")
     audit_record(
         action="user.identity_changed" if _IDENTITY_FIELDS & set(diff) else "user.updated",
         company=user.company,
@@ -226,12 +206,8 @@ def team_rename(
     if team.name == name:
         return team
     previous, team.name, team.updated_at = team.name, name, timezone.now()
-    _validated(team, validate_constraints=False)
-    try:
-        with transaction.atomic():
-            team.save()
-    except IntegrityError:
-        raise Conflict("This company already has a team with that name.") from None
+    validated(team, validate_constraints=False)
+    save_or_conflict(team, "This company already has a team with that name.")
     audit_record(
         action="team.renamed",
         company=team.company,

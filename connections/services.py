@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Company, Team, User
@@ -13,14 +12,7 @@ from audit.services import audit_record
 from connections.certificates import parse_certificate
 from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
 from core.exceptions import Conflict, ValidationFailed
-
-
-def _validated(instance: Any, **kwargs: Any) -> Any:
-    try:
-        instance.full_clean(**kwargs)
-    except ValidationError as error:
-        raise ValidationFailed.from_django(error) from None
-    return instance
+from core.persistence import save_or_conflict, validated
 
 
 @transaction.atomic
@@ -53,12 +45,8 @@ def connection_create(
     )
     # Uniqueness is left to the database so that a taken name is a Conflict (409), not a
     # validation message, and so that two concurrent creates cannot both pass a check.
-    _validated(connection, validate_unique=False)
-    try:
-        with transaction.atomic():
-            connection.save()
-    except IntegrityError:
-        raise Conflict(f"A connection named '{name}' already exists.") from None
+    validated(connection, validate_unique=False)
+    save_or_conflict(connection, f"A connection named '{name}' already exists.")
     certificate = _store_certificate(connection, parsed)
     audit_record(
         action="connection.created",
@@ -87,7 +75,7 @@ def _store_certificate(connection: Connection, parsed: Any) -> SigningCertificat
         not_before=parsed.not_before,
         not_after=parsed.not_after,
     )
-    _validated(certificate)
+    validated(certificate)
     certificate.save()
     return certificate
 
@@ -204,7 +192,7 @@ def connection_update(
             setattr(connection, field, value)
     if not diff:
         return connection
-    _validated(connection)
+    validated(connection)
     connection.updated_at = timezone.now()
     connection.save()
     audit_record(

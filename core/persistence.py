@@ -1,0 +1,32 @@
+"""The two steps every write service takes: validate with the model's rules, then save with the
+database settling uniqueness (so a race ends in a Conflict, not a 500)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
+
+from core.exceptions import Conflict, ValidationFailed
+
+M = TypeVar("M", bound=models.Model)
+
+
+def validated(instance: M, **full_clean_options: Any) -> M:
+    """``full_clean()``, with a failure as a ``ValidationFailed`` whose message says which rule."""
+    try:
+        instance.full_clean(**full_clean_options)
+    except ValidationError as error:
+        raise ValidationFailed.from_django(error) from None
+    return instance
+
+
+def save_or_conflict(instance: M, conflict_message: str, **save_options: Any) -> M:
+    """Save in a savepoint; a unique constraint that fails becomes ``Conflict``."""
+    try:
+        with transaction.atomic():
+            instance.save(**save_options)
+    except IntegrityError:
+        raise Conflict(conflict_message) from None
+    return instance
