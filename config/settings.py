@@ -122,7 +122,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CELERY_BROKER_URL = "memory://"
     CELERY_TASK_ALWAYS_EAGER = True
-    CELERY_TASK_EAGER_PROPAGATES = True
+    # A task that fails for good must not turn the request that queued it into a 500: the
+    # change is already committed, and the failure is recorded (see provisioning.tasks).
+    CELERY_TASK_EAGER_PROPAGATES = False
 
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"

@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import User, UserSession
 from audit.models import Severity
 from audit.services import audit_record
+from connections.models import Connection
 from provisioning.models import Deprovisioning
 
 
@@ -88,60 +89,59 @@ def _session_store() -> type[SessionBase]:
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
-def _end_sessions(user: User) -> int:
-    """Delete every recorded session of the user through the configured session engine (so it
-    works for the database, cache and cached_db backends alike)."""
+def _end_sessions(user: User, *, before) -> int:
+    """Delete the user's recorded sessions that began before ``before``, through the configured
+    session engine (so it works for the database, cache and cached_db backends alike)."""
     store = _session_store()
-    keys = list(UserSession.objects.filter(user=user).values_list("session_key", flat=True))
+    keys = list(
+        UserSession.objects.filter(user=user, created_at__lte=before).values_list(
+            "session_key", flat=True
+        )
+    )
     for key in keys:
         store(session_key=key).delete()
     UserSession.objects.filter(user=user, session_key__in=keys).delete()
     return len(keys)
 
 
-def _personal_tokens(user: User):
-    """The user's own OAuth tokens: every one not bound to a connection's SCIM API. A SCIM grant
-    the user authorized belongs to the company and keeps working."""
+def _revoke_personal_tokens(user: User, *, before) -> int:
+    """Revoke the user's own OAuth tokens issued before ``before``: every one not bound to a
+    connection's SCIM API (a SCIM grant the user authorized belongs to the company)."""
     from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
     from provisioning.oauth import is_scim_grant
 
-    access = [t for t in get_access_token_model().objects.filter(user=user) if not is_scim_grant(t)]
-    refresh = [
-        t
-        for t in get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
-        if not is_scim_grant(t)
-    ]
-    scim = [
-        t
-        for t in get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
-        if is_scim_grant(t)
-    ]
-    return access, refresh, scim
-
-
-def _revoke_personal_tokens(user: User) -> tuple[int, list[str]]:
-    access, refresh, scim = _personal_tokens(user)
+    refresh = get_refresh_token_model().objects.filter(
+        user=user, revoked__isnull=True, created__lte=before
+    )
+    access = get_access_token_model().objects.filter(user=user, created__lte=before)
+    # Both lists first: revoking a refresh token also deletes its access token.
+    refresh = [t for t in refresh if not is_scim_grant(t)]
+    access = [t for t in access if not is_scim_grant(t)]
     for token in refresh:
-        token.revoke()  # revokes its access token too
+        token.revoke()
     for token in access:
         token.revoke()
-    return len(access) + len(refresh), sorted({_grant_connection(t) for t in scim})
+    return len(refresh) + len(access)
 
 
-def _grant_connection(token) -> str:
+def _scim_grants_authorized_by(user: User) -> list[Connection]:
+    from oauth2_provider.models import get_refresh_token_model
+
     from provisioning.oauth import connection_from_resources
 
-    connection = connection_from_resources(token.resource)
-    return connection.name if connection else "?"
+    tokens = get_refresh_token_model().objects.filter(user=user, revoked__isnull=True)
+    connections = {connection_from_resources(t.resource) for t in tokens}
+    return sorted((c for c in connections if c is not None), key=lambda c: c.name)
 
 
 def deprovisioning_complete(*, deprovisioning_id: int) -> Deprovisioning:
-    """End every session of the user, revoke their personal OAuth tokens, write the trail.
+    """End the sessions and revoke the personal OAuth tokens the user had when deactivated,
+    and write the trail.
 
     Idempotent: a completed job is left alone; ending an ended session or revoking a revoked
-    token is a no-op. A job whose user was reactivated in the meantime completes without
-    touching anything.
+    token is a no-op. What existed at deactivation is ended even if the user was reactivated
+    before this ran (the deactivation happened); what began after it is left alone.
     """
     with transaction.atomic():
         job = (
@@ -154,12 +154,12 @@ def deprovisioning_complete(*, deprovisioning_id: int) -> Deprovisioning:
         job.attempts += 1
         job.save(update_fields=["attempts"])
     user = job.user
-    sessions = tokens = 0
-    grants_needing_owner: list[str] = []
-    if not user.is_active:
-        sessions = _end_sessions(user)
-        with transaction.atomic():
-            tokens, grants_needing_owner = _revoke_personal_tokens(user)
+    # While the user is inactive nobody can start a session, so everything up to now goes; once
+    # reactivated, only what existed when this deactivation was requested.
+    cutoff = user.deactivated_at if not user.is_active and user.deactivated_at else job.requested_at
+    sessions = _end_sessions(user, before=cutoff)
+    with transaction.atomic():
+        tokens = _revoke_personal_tokens(user, before=cutoff)
     with transaction.atomic():
         job = Deprovisioning.objects.select_for_update().get(pk=job.pk)
         if job.completed_at is not None:
@@ -169,6 +169,7 @@ def deprovisioning_complete(*, deprovisioning_id: int) -> Deprovisioning:
         job.tokens_revoked = tokens
         job.last_error = ""
         job.save(update_fields=["completed_at", "sessions_ended", "tokens_revoked", "last_error"])
+        user.refresh_from_db(fields=["is_active"])
         audit_record(
             action="user.deprovisioning_completed",
             company=user.company,
@@ -178,21 +179,22 @@ def deprovisioning_complete(*, deprovisioning_id: int) -> Deprovisioning:
                 "sessions_ended": sessions,
                 "tokens_revoked": tokens,
                 "deprovisioning": job.pk,
-                "skipped": "user was reactivated" if user.is_active else "",
+                "reactivated_since": user.is_active,
             },
         )
-        for connection_name in grants_needing_owner:
-            audit_record(
-                action="oauth.scim_grant_needs_owner",
-                company=user.company,
-                actor_label="system",
-                target=connection_name,
-                severity=Severity.WARNING,
-                details={
-                    "authorized_by": user.email,
-                    "message": "The SCIM grant keeps working; have another admin re-authorize it in Okta.",
-                },
-            )
+        if not user.is_active:
+            for connection in _scim_grants_authorized_by(user):
+                audit_record(
+                    action="oauth.scim_grant_needs_owner",
+                    connection=connection,
+                    actor_label="system",
+                    target=connection.name,
+                    severity=Severity.WARNING,
+                    details={
+                        "authorized_by": user.email,
+                        "message": "The SCIM grant keeps working; have another admin re-authorize it in Okta.",
+                    },
+                )
     return job
 
 

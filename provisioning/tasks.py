@@ -37,6 +37,14 @@ def deprovision_complete(self, deprovisioning_id: int) -> None:
         if self.request.retries >= self.max_retries:
             logger.error("deprovisioning %s failed for good: %s", deprovisioning_id, error)
             raise
+        if self.request.is_eager:
+            # In-process (no broker) nothing can deliver a retry later, and with
+            # task_eager_propagates Celery hands the Retry exception to the caller instead of
+            # running it: the next attempt runs now, counted as a retry (without the backoff).
+            attempt = self.apply(args=(deprovisioning_id,), retries=self.request.retries + 1)
+            if attempt.failed():  # only without task_eager_propagates; else it raised already
+                raise attempt.result from None
+            return None
         raise self.retry(exc=error, countdown=min(600, 2 ** (self.request.retries + 1))) from None
     except Exception as error:
         # Not transient: recorded for the admin (and retried by the sweep, in case it was).

@@ -1,0 +1,9 @@
+"""Session engines for tests only (``SESSION_ENGINE`` names a module, so each is a module).
+
+Both store sessions exactly like ``django.contrib.sessions.backends.db`` (the engine we ship by
+default) and differ only in ``delete``, the one call deprovisioning makes on a session store:
+
+- ``flaky``: fails with ``OperationalError`` while armed, in the test process (eager tasks);
+- ``held``: blocks the first worker process that reaches it, so a test can kill that worker in
+  the middle of the task (``tests/provisioning/test_deprovisioning_worker.py``).
+"""
