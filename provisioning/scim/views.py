@@ -134,9 +134,9 @@ class UsersView(ScimView):
         query = request.query_params
         users = scim_users(self.principal).annotate(username_key=Lower("username"))
         if query.get("filter"):
-            users = users.filter(
-                filter_to_q(parse_filter(query["filter"]), USER_FILTER_ATTRIBUTES)
-            ).distinct()
+            # Every User filter attribute is a column of the user row (no to-many join), so no
+            # DISTINCT is needed: it would only make the database sort whole rows.
+            users = users.filter(filter_to_q(parse_filter(query["filter"]), USER_FILTER_ATTRIBUTES))
         start, count = paging(query)
         total = users.count()
         page = list(users.order_by("id")[start - 1 : start - 1 + count]) if count else []
