@@ -1,15 +1,7 @@
-"""The SAML sign-in flow: start (SP-initiated), receive at the ACS, finish in the same browser.
-
-Every acceptance rule of the SPEC is checked here, in a fixed order so each failure gets its own
-error code; pysaml2 (behind ``connections.saml``) verifies signatures and the rules it knows.
-A refusal raises ``SignInRefused``; the view records it and renders the error page. Nothing is
-written by a refused response: each write happens in one transaction after every check passed.
-"""
+"""The ACS: every acceptance rule of the SPEC, in a fixed order so each failure has its own code."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -18,11 +10,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import User
-from audit.models import Severity
 from audit.services import audit_record
 from connections.exceptions import (
-    AttributeMissing,
     ConnectionDisabled,
     SamlAudienceMismatch,
     SamlDestinationMismatch,
@@ -35,7 +24,6 @@ from connections.exceptions import (
     SamlSignatureInvalid,
     SamlStatusFailure,
     SamlUnsolicited,
-    SignInRefused,
 )
 from connections.models import (
     Connection,
@@ -46,79 +34,12 @@ from connections.models import (
 )
 from connections.redirects import safe_next_path
 from connections.saml_inspection import InspectedResponse, decode_post, inspect_response
-from provisioning.attributes import map_identity
-from provisioning.jit import saml_user_resolve
-
-PENDING_REQUEST_LIFETIME = timedelta(minutes=10)
-
-
-def _saml():
-    """The pysaml2 adapter, imported on first use: pysaml2 takes about a second to import, and
-    every management command (which loads the URLs, and so this module) would pay for it."""
-    from connections import saml
-
-    return saml
-
-
-def sp_metadata_document(connection: Connection) -> bytes:
-    return _saml().sp_metadata(connection)
-
-
-VERIFIED_SIGN_IN_LIFETIME = timedelta(minutes=2)
-
-
-def secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
-
-
-def binding_cookie_name(request_id: str) -> str:
-    """One cookie per started request, so two sign-ins in two tabs don't overwrite each other."""
-    return f"sso_bind_{secret_hash(request_id)[:16]}"
-
-
-FINISH_COOKIE = "sso_finish"
-
-
-def _require_usable(connection: Connection, *, test_login: bool = False) -> None:
-    if connection.status == ConnectionStatus.DISABLED:
-        raise ConnectionDisabled(extra={"status": connection.status})
-    if connection.status == ConnectionStatus.DRAFT and not test_login:
-        raise ConnectionDisabled(
-            "This connection is not active yet. Contact your IT team.",
-            extra={"status": connection.status},
-        )
-
-
-# --- start -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StartedSignIn:
-    redirect_url: str
-    request_id: str
-    browser_secret: str
-
-
-def sign_in_start(
-    *, connection: Connection, next_path: str | None, test_login: bool = False
-) -> StartedSignIn:
-    _require_usable(connection, test_login=test_login)
-    request_id, redirect_url = _saml().authn_request_redirect(connection)
-    browser_secret = secrets.token_urlsafe(32)
-    PendingAuthnRequest.objects.create(
-        request_id=request_id,
-        connection=connection,
-        browser_binding=secret_hash(browser_secret),
-        next_path=safe_next_path(next_path),
-        test_login=test_login,
-        expires_at=timezone.now() + PENDING_REQUEST_LIFETIME,
-    )
-    return StartedSignIn(
-        redirect_url=redirect_url, request_id=request_id, browser_secret=browser_secret
-    )
-
-
-# --- the ACS ---------------------------------------------------------------------------------
+from connections.sign_in.common import (
+    VERIFIED_SIGN_IN_LIFETIME,
+    require_usable,
+    saml_adapter,
+    secret_hash,
+)
 
 
 @dataclass(frozen=True)
@@ -146,10 +67,10 @@ def acs_receive(
     _check_audience(connection, inspected)
     expires_at = _check_times(inspected)
     pending = _pending_request(connection, inspected)
-    _require_usable(connection, test_login=bool(pending and pending.test_login))
+    require_usable(connection, test_login=bool(pending and pending.test_login))
 
     try:
-        verified = _saml().verify_response(
+        verified = saml_adapter().verify_response(
             connection,
             inspected.xml,
             issuer=issuer,
@@ -293,126 +214,3 @@ def _fingerprints(connection: Connection, inspected: InspectedResponse) -> dict:
         "configured_certificates": _configured_fingerprints(connection),
         "certificates_in_message": list(inspected.key_info_fingerprints),
     }
-
-
-# --- finish ----------------------------------------------------------------------------------
-
-
-def verified_sign_in_get(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
-    record = None
-    if finish_token:
-        record = VerifiedSignIn.objects.filter(
-            token_hash=secret_hash(finish_token),
-            connection=connection,
-            expires_at__gt=timezone.now(),
-        ).first()
-    if record is None:
-        raise SamlExpired(
-            "This sign-in is no longer pending (it expired or was already used). Please sign in again.",
-            extra={"reason": "no pending verified sign-in for this browser"},
-        )
-    try:
-        # The connection may have been disabled between the ACS and now: every login refused.
-        _require_usable(connection, test_login=record.test_login)
-    except ConnectionDisabled:
-        sign_in_discard(record=record)
-        raise
-    return record
-
-
-def sign_in_identity(record: VerifiedSignIn):
-    identity = record.identity
-    mapped = map_identity(
-        attributes=identity["attributes"],
-        name_id=identity["name_id"],
-        overrides=record.connection.attribute_mapping,
-    )
-    if mapped is None:
-        raise AttributeMissing(
-            extra={"name_id": identity["name_id"], "attributes": sorted(identity["attributes"])}
-        )
-    return mapped
-
-
-def sign_in_complete(*, record: VerifiedSignIn, browser_secret: str | None) -> User:
-    """Consume the verified sign-in and return the user it signs in (JIT-creating them)."""
-    connection = record.connection
-    with transaction.atomic():
-        if not VerifiedSignIn.objects.filter(pk=record.pk).delete()[0]:
-            raise SamlExpired(extra={"reason": "the verified sign-in was already used"})
-    _check_browser_binding(record, browser_secret)
-    identity = sign_in_identity(record)
-    with transaction.atomic():
-        user = saml_user_resolve(connection=connection, identity=identity)
-        audit_record(
-            action="sso.login",
-            connection=connection,
-            actor=user,
-            target=user.email,
-            details={
-                "flow": "sp-initiated" if record.request_id else "idp-initiated",
-                "assertion_id": record.identity["assertion_id"],
-                "issuer": record.identity["issuer"],
-                "session_index": record.identity["session_index"],
-            },
-        )
-    return user
-
-
-def sign_in_test_report(*, record: VerifiedSignIn, browser_secret: str | None) -> dict:
-    """A staff member's test login: every check of a real sign-in, and what would happen to the
-    user, without signing anyone in or keeping any change."""
-    with transaction.atomic():
-        VerifiedSignIn.objects.filter(pk=record.pk).delete()
-    _check_browser_binding(record, browser_secret)
-    report = {"identity": record.identity, "outcome": "", "error_code": ""}
-    try:
-        mapped = sign_in_identity(record)
-        report["mapped"] = asdict(mapped)
-        existed = User.objects.filter(email=mapped.email).exists()
-        with transaction.atomic():
-            user = saml_user_resolve(connection=record.connection, identity=mapped)
-            team = f" in team {user.team.name}" if user.team else " with no team"
-            created = "" if existed else " (JIT would create this user now)"
-            report["outcome"] = f"{user.email} would sign in as {user.role}{team}{created}."
-            transaction.set_rollback(True)
-    except SignInRefused as error:
-        report["outcome"] = error.message
-        report["error_code"] = error.code
-    audit_record(
-        action="sso.test_login",
-        connection=record.connection,
-        details={"outcome": report["outcome"], "error_code": report["error_code"]},
-    )
-    return report
-
-
-def sign_in_discard(*, record: VerifiedSignIn) -> None:
-    """The person chose to stay signed in as who they were: drop the pending sign-in."""
-    VerifiedSignIn.objects.filter(pk=record.pk).delete()
-
-
-def _check_browser_binding(record: VerifiedSignIn, browser_secret: str | None) -> None:
-    if not record.browser_binding:
-        return  # IdP-initiated: there was no request to bind
-    if not browser_secret or not hmac.compare_digest(
-        secret_hash(browser_secret), record.browser_binding
-    ):
-        raise SamlInResponseToMismatch(
-            extra={"reason": "the response answers a sign-in started in another browser"}
-        )
-
-
-def sign_in_refusal_record(
-    *, error: SignInRefused, connection: Connection | None, context: dict | None = None
-) -> None:
-    """The audit event of a refused sign-in: the code, and what support needs to fix it."""
-    audit_record(
-        action="sso.login_refused",
-        connection=connection,
-        actor_label="idp",
-        target=str(error.extra.get("email", "")),
-        severity=Severity.WARNING,
-        error_code=error.code,
-        details={**error.extra, **(context or {})},
-    )

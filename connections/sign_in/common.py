@@ -1,0 +1,53 @@
+"""What every step of the sign-in flow shares: lifetimes, cookies, the usable-connection rule."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from connections.exceptions import (
+    ConnectionDisabled,
+)
+from connections.models import (
+    Connection,
+    ConnectionStatus,
+)
+
+PENDING_REQUEST_LIFETIME = timedelta(minutes=10)
+
+
+def saml_adapter():
+    """The pysaml2 adapter, imported on first use: pysaml2 takes about a second to import, and
+    every management command (which loads the URLs, and so this module) would pay for it."""
+    from connections import saml
+
+    return saml
+
+
+def sp_metadata_document(connection: Connection) -> bytes:
+    return saml_adapter().sp_metadata(connection)
+
+
+VERIFIED_SIGN_IN_LIFETIME = timedelta(minutes=2)
+
+
+def secret_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def binding_cookie_name(request_id: str) -> str:
+    """One cookie per started request, so two sign-ins in two tabs don't overwrite each other."""
+    return f"sso_bind_{secret_hash(request_id)[:16]}"
+
+
+FINISH_COOKIE = "sso_finish"
+
+
+def require_usable(connection: Connection, *, test_login: bool = False) -> None:
+    if connection.status == ConnectionStatus.DISABLED:
+        raise ConnectionDisabled(extra={"status": connection.status})
+    if connection.status == ConnectionStatus.DRAFT and not test_login:
+        raise ConnectionDisabled(
+            "This connection is not active yet. Contact your IT team.",
+            extra={"status": connection.status},
+        )

@@ -1,0 +1,147 @@
+"""Finish: the verified sign-in completes in the browser it belongs to."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import asdict
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from audit.models import Severity
+from audit.services import audit_record
+from connections.exceptions import (
+    AttributeMissing,
+    ConnectionDisabled,
+    SamlExpired,
+    SamlInResponseToMismatch,
+    SignInRefused,
+)
+from connections.models import (
+    Connection,
+    VerifiedSignIn,
+)
+from connections.sign_in.common import require_usable, secret_hash
+from provisioning.attributes import map_identity
+from provisioning.jit import saml_user_resolve
+
+
+def verified_sign_in_get(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
+    record = None
+    if finish_token:
+        record = VerifiedSignIn.objects.filter(
+            token_hash=secret_hash(finish_token),
+            connection=connection,
+            expires_at__gt=timezone.now(),
+        ).first()
+    if record is None:
+        raise SamlExpired(
+            "This sign-in is no longer pending (it expired or was already used). Please sign in again.",
+            extra={"reason": "no pending verified sign-in for this browser"},
+        )
+    try:
+        # The connection may have been disabled between the ACS and now: every login refused.
+        require_usable(connection, test_login=record.test_login)
+    except ConnectionDisabled:
+        sign_in_discard(record=record)
+        raise
+    return record
+
+
+def sign_in_identity(record: VerifiedSignIn):
+    identity = record.identity
+    mapped = map_identity(
+        attributes=identity["attributes"],
+        name_id=identity["name_id"],
+        overrides=record.connection.attribute_mapping,
+    )
+    if mapped is None:
+        raise AttributeMissing(
+            extra={"name_id": identity["name_id"], "attributes": sorted(identity["attributes"])}
+        )
+    return mapped
+
+
+def sign_in_complete(*, record: VerifiedSignIn, browser_secret: str | None) -> User:
+    """Consume the verified sign-in and return the user it signs in (JIT-creating them)."""
+    connection = record.connection
+    with transaction.atomic():
+        if not VerifiedSignIn.objects.filter(pk=record.pk).delete()[0]:
+            raise SamlExpired(extra={"reason": "the verified sign-in was already used"})
+    _check_browser_binding(record, browser_secret)
+    identity = sign_in_identity(record)
+    with transaction.atomic():
+        user = saml_user_resolve(connection=connection, identity=identity)
+        audit_record(
+            action="sso.login",
+            connection=connection,
+            actor=user,
+            target=user.email,
+            details={
+                "flow": "sp-initiated" if record.request_id else "idp-initiated",
+                "assertion_id": record.identity["assertion_id"],
+                "issuer": record.identity["issuer"],
+                "session_index": record.identity["session_index"],
+            },
+        )
+    return user
+
+
+def sign_in_test_report(*, record: VerifiedSignIn, browser_secret: str | None) -> dict:
+    """A staff member's test login: every check of a real sign-in, and what would happen to the
+    user, without signing anyone in or keeping any change."""
+    with transaction.atomic():
+        VerifiedSignIn.objects.filter(pk=record.pk).delete()
+    _check_browser_binding(record, browser_secret)
+    report = {"identity": record.identity, "outcome": "", "error_code": ""}
+    try:
+        mapped = sign_in_identity(record)
+        report["mapped"] = asdict(mapped)
+        existed = User.objects.filter(email=mapped.email).exists()
+        with transaction.atomic():
+            user = saml_user_resolve(connection=record.connection, identity=mapped)
+            team = f" in team {user.team.name}" if user.team else " with no team"
+            created = "" if existed else " (JIT would create this user now)"
+            report["outcome"] = f"{user.email} would sign in as {user.role}{team}{created}."
+            transaction.set_rollback(True)
+    except SignInRefused as error:
+        report["outcome"] = error.message
+        report["error_code"] = error.code
+    audit_record(
+        action="sso.test_login",
+        connection=record.connection,
+        details={"outcome": report["outcome"], "error_code": report["error_code"]},
+    )
+    return report
+
+
+def sign_in_discard(*, record: VerifiedSignIn) -> None:
+    """The person chose to stay signed in as who they were: drop the pending sign-in."""
+    VerifiedSignIn.objects.filter(pk=record.pk).delete()
+
+
+def _check_browser_binding(record: VerifiedSignIn, browser_secret: str | None) -> None:
+    if not record.browser_binding:
+        return  # IdP-initiated: there was no request to bind
+    if not browser_secret or not hmac.compare_digest(
+        secret_hash(browser_secret), record.browser_binding
+    ):
+        raise SamlInResponseToMismatch(
+            extra={"reason": "the response answers a sign-in started in another browser"}
+        )
+
+
+def sign_in_refusal_record(
+    *, error: SignInRefused, connection: Connection | None, context: dict | None = None
+) -> None:
+    """The audit event of a refused sign-in: the code, and what support needs to fix it."""
+    audit_record(
+        action="sso.login_refused",
+        connection=connection,
+        actor_label="idp",
+        target=str(error.extra.get("email", "")),
+        severity=Severity.WARNING,
+        error_code=error.code,
+        details={**error.extra, **(context or {})},
+    )
