@@ -22,6 +22,7 @@ from xml.etree.ElementTree import Element  # noqa: S405 - only the type; parsing
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
+from connections.certificates import format_fingerprint
 from connections.exceptions import (
     SamlInResponseToMismatch,
     SamlMalformed,
@@ -325,7 +326,7 @@ def _key_info_fingerprints(root: Element) -> tuple[str, ...]:
         except (binascii.Error, ValueError):
             continue
         digest = hashlib.sha256(der).digest()
-        prints.append(":".join(f"{b:02X}" for b in digest))
+        prints.append(format_fingerprint(digest))
     return tuple(dict.fromkeys(prints))
 
 
