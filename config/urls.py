@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from accounts import api as accounts_api
+from connections import dev_idp
 from connections import views as sso_views
 
 admin.site.site_header = "SSO connection manager"
@@ -16,4 +17,5 @@ urlpatterns = [
     path("scim/v2/", include("provisioning.scim.urls")),
     path("oauth/", include("provisioning.oauth_urls")),
     path("api/me/", accounts_api.MeView.as_view(), name="api-me"),
+    path("dev-idp/sso/", dev_idp.sso, name="dev-idp-sso"),  # 404 unless DJANGO_DEBUG
 ]
