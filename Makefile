@@ -8,11 +8,13 @@ PORT ?= 8000
 
 .PHONY: run test lint system-deps clean
 
+RUN_ENV := DJANGO_DEBUG=1 BASE_URL=http://$(HOST):$(PORT)
+
 run: $(STAMP)
-	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/python manage.py demo
+	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
+	$(RUN_ENV) $(BIN)/python manage.py demo
 	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/; create a login with: DJANGO_DEBUG=1 $(BIN)/python manage.py createsuperuser)"
-	DJANGO_DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -10,7 +10,7 @@ from accounts.models import Company
 from accounts.services import company_create
 from connections.dev_idp import DEMO_DOMAIN, PERSONAS, SSO_PATH, dev_idp_entity_id, dev_idp_keypair
 from connections.models import Connection
-from connections.services import connection_create
+from connections.services import connection_create, connection_update
 from core.commands import Refused
 
 DEMO_SLUG = "demo"
@@ -44,6 +44,13 @@ class Command(BaseCommand):
                     actor_label="demo",
                 )
             _trust_current_certificate(connection, cert_path.read_bytes())
+            # Served somewhere else this time (make run PORT=...): follow the IdP's address.
+            connection = connection_update(
+                connection=connection,
+                sign_on_url=f"{settings.BASE_URL}{SSO_PATH}",
+                idp_entity_id=dev_idp_entity_id(),
+                actor_label="demo",
+            )
         self.stdout.write(
             f"Demo ready: company {company.slug}, connection {connection.name} (JIT)."
         )
