@@ -24,7 +24,12 @@ class SigningCertificateInline(admin.TabularInline):
 
 
 class ConnectionForm(forms.ModelForm):
-    sign_on_url = forms.URLField(label="IdP sign-on URL", max_length=1000, assume_scheme="https")
+    sign_on_url = forms.URLField(
+        label="IdP sign-on URL",
+        max_length=1000,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 80}),
+    )
     certificate_file = forms.FileField(
         required=False, help_text="The IdP signing certificate (PEM, DER or .cer)."
     )
@@ -41,6 +46,7 @@ class ConnectionForm(forms.ModelForm):
             "company", "name", "status", "sign_on_url", "idp_entity_id", "provisioning",
             "default_team", "allow_idp_initiated", "attribute_mapping",
         )  # fmt: skip
+        widgets = {"idp_entity_id": forms.TextInput(attrs={"size": 80})}
 
     def clean(self) -> dict:
         data = super().clean()
@@ -103,6 +109,10 @@ class ConnectionAdmin(admin.ModelAdmin):
         ("Provisioning credentials", {"fields": ("provisioning_credentials",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )  # fmt: skip
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # A connection is disabled, never deleted: its audit trail and the users' history stay.
+        return False
 
     def get_readonly_fields(self, request, obj=None) -> tuple:
         # The name is in the customer's Okta configuration and in every URL: fixed once created.

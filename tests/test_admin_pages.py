@@ -355,3 +355,15 @@ def test_uploading_the_current_certificate_again_shows_a_form_error(staff_client
     errors = response.context["adminform"].form.errors
     assert errors["certificate_file"] == ["This certificate is already on the connection."]
     assert _counts() == before
+
+
+def test_a_connection_cannot_be_deleted_from_the_admin(client, staff_user, acme):
+    """Support disables a connection; deleting it would lose its audit trail."""
+    from connections.models import Connection
+
+    client.force_login(staff_user)
+    response = client.post(
+        reverse("admin:connections_connection_delete", args=[acme.connection.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 403
+    assert Connection.objects.filter(pk=acme.connection.pk).exists()
