@@ -161,10 +161,12 @@ class User(AbstractBaseUser, PermissionsMixin):
             ),
             # SCIM userName is case-insensitive and unique within a company (RFC 7643 4.1.1);
             # the database settles two concurrent creates.
+            # Every user has a userName (the email unless the IdP sends one: User.clean), so
+            # the index is whole and serves every `userName eq` lookup without conditions.
+            models.CheckConstraint(condition=~models.Q(username=""), name="user_username_set"),
             models.UniqueConstraint(
                 "company",
                 Lower("username"),
-                condition=~models.Q(username=""),
                 name="user_username_unique_in_company_ci",
                 violation_error_message="A user with this userName already exists.",
             ),

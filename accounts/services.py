@@ -12,7 +12,7 @@ from accounts.models import Company, Domain, Role, Team, User, UserSource
 from accounts.validators import normalize_email
 from audit.services import audit_record
 from core.exceptions import Conflict, ValidationFailed
-from core.persistence import save_or_conflict, validated
+from core.persistence import apply_changes, save_or_conflict, validated
 
 
 @transaction.atomic
@@ -133,10 +133,6 @@ USER_EDITABLE_FIELDS = frozenset(
 _IDENTITY_FIELDS = frozenset({"email", "username"})
 
 
-def _describe(value: Any) -> Any:
-    return str(value) if hasattr(value, "pk") else value
-
-
 @transaction.atomic
 def user_update(
     *,
@@ -153,12 +149,7 @@ def user_update(
     user = User.objects.select_for_update().get(pk=user.pk)
     if "email" in changes:
         changes = {**changes, "email": normalize_email(changes["email"])}
-    diff = {}
-    for field, value in changes.items():
-        old = getattr(user, field)
-        if old != value:
-            diff[field] = {"from": _describe(old), "to": _describe(value)}
-            setattr(user, field, value)
+    diff = apply_changes(user, changes)
     if not diff:
         return user
     # Uniqueness and constraints are the database's: a taken email or userName is a Conflict.

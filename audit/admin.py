@@ -3,10 +3,11 @@ from __future__ import annotations
 from django.contrib import admin
 
 from audit.models import AuditEvent
+from core.admin import HistoryAdminMixin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "created_at",
         "severity",
@@ -24,11 +25,5 @@ class AuditEventAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in AuditEvent._meta.fields]
 
     # The trail is append-only: nobody edits or deletes history from the admin.
-    def has_add_permission(self, request) -> bool:
-        return False
-
     def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -252,7 +252,6 @@ def _dev_idp_server(
     from saml2.saml import NAME_FORMAT_UNSPECIFIED
     from saml2.server import Server
 
-    sp_metadata_xml = sp_metadata(connection)
     config = IdPConfig()
     config.load(
         {
@@ -261,13 +260,7 @@ def _dev_idp_server(
             "key_file": key_path,
             "cert_file": cert_path,
             "delete_tmpfiles": True,
-            "metadata": {
-                "inline": [
-                    sp_metadata_xml.decode()
-                    if isinstance(sp_metadata_xml, bytes)
-                    else sp_metadata_xml
-                ]
-            },
+            "metadata": {"inline": [sp_metadata(connection).decode("utf-8")]},
             "service": {
                 "idp": {
                     "endpoints": {"single_sign_on_service": [(sso_url, BINDING_HTTP_REDIRECT)]},

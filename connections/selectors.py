@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Company
+from audit.models import AuditEvent
 from connections.models import Connection, ConnectionStatus, SigningCertificate
 from core.exceptions import NotFound
 
@@ -22,15 +23,11 @@ def connection_get(*, name: str) -> Connection:
 
 
 def connection_for_sign_in(*, name: str) -> Connection | None:
-    """The connection a sign-in URL names, with what the SAML flow reads, or None."""
+    """The connection a sign-in URL names, with what the SAML flow reads, or None. Its
+    certificates are not loaded here: the cached SAML configuration already holds them."""
     if len(name) > 63:
         return None
-    return (
-        Connection.objects.select_related("company", "default_team")
-        .prefetch_related("certificates")
-        .filter(name=name)
-        .first()
-    )
+    return Connection.objects.select_related("company", "default_team").filter(name=name).first()
 
 
 def connections_for_email(*, email: str) -> list[Connection]:
@@ -111,10 +108,6 @@ def connection_describe(connection: Connection) -> dict[str, Any]:
 
 def connection_refusal_counts(*, connection: Connection, days: int = 7) -> list[tuple[str, int]]:
     """Refused sign-ins of one connection per error code over the last ``days``, most first."""
-    from django.db.models import Count
-
-    from audit.models import AuditEvent
-
     since = timezone.now() - timedelta(days=days)
     rows = (
         AuditEvent.objects.filter(
@@ -128,6 +121,4 @@ def connection_refusal_counts(*, connection: Connection, days: int = 7) -> list[
 
 
 def connection_recent_events(*, connection: Connection, limit: int = 15):
-    from audit.models import AuditEvent
-
     return AuditEvent.objects.filter(connection=connection).order_by("-created_at", "-id")[:limit]

@@ -12,7 +12,7 @@ from audit.services import audit_record
 from connections.certificates import parse_certificate
 from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
 from core.exceptions import Conflict, ValidationFailed
-from core.persistence import save_or_conflict, validated
+from core.persistence import apply_changes, save_or_conflict, validated
 
 
 @transaction.atomic
@@ -184,12 +184,7 @@ def connection_update(
     if unknown:
         raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
-    diff = {}
-    for field, value in changes.items():
-        old = getattr(connection, field)
-        if old != value:
-            diff[field] = {"from": _describe(old), "to": _describe(value)}
-            setattr(connection, field, value)
+    diff = apply_changes(connection, changes)
     if not diff:
         return connection
     validated(connection)
@@ -204,12 +199,6 @@ def connection_update(
         details={"changes": diff},
     )
     return connection
-
-
-def _describe(value: Any) -> Any:
-    if hasattr(value, "pk"):
-        return str(value)
-    return value
 
 
 EXPIRY_WARNING_DAYS = (30, 7)

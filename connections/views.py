@@ -62,7 +62,7 @@ def _refused(
     )
 
 
-def _connection_or_refuse(request: HttpRequest, name: str) -> Connection:
+def _connection_or_refuse(name: str) -> Connection:
     connection = connection_for_sign_in(name=name)
     if connection is None:
         raise ConnectionUnknown(extra={"name": name[:100]})
@@ -114,7 +114,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @require_GET
 def metadata(request: HttpRequest, name: str) -> HttpResponse:
     try:
-        connection = _connection_or_refuse(request, name)
+        connection = _connection_or_refuse(name)
     except SignInRefused as error:
         return _refused(request, error, None)
     return HttpResponse(
@@ -128,7 +128,7 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
     """SP-initiated: an AuthnRequest to the IdP over HTTP-Redirect, bound to this browser."""
     connection = None
     try:
-        connection = _connection_or_refuse(request, name)
+        connection = _connection_or_refuse(name)
         test_login = (
             request.GET.get("test") == "1"
             and request.user.is_authenticated
@@ -154,7 +154,7 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
 def acs(request: HttpRequest, name: str) -> HttpResponse:
     connection = None
     try:
-        connection = _connection_or_refuse(request, name)
+        connection = _connection_or_refuse(name)
         try:
             form = request.POST
         except RequestDataTooBig:
@@ -185,7 +185,7 @@ def acs(request: HttpRequest, name: str) -> HttpResponse:
 def finish(request: HttpRequest, name: str) -> HttpResponse:
     connection = None
     try:
-        connection = _connection_or_refuse(request, name)
+        connection = _connection_or_refuse(name)
         record = verified_sign_in_get(
             connection=connection, finish_token=request.COOKIES.get(FINISH_COOKIE)
         )

@@ -22,6 +22,22 @@ def validated(instance: M, **full_clean_options: Any) -> M:
     return instance
 
 
+def apply_changes(instance: models.Model, changes: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Set the fields that really change and return them as {field: {"from", "to"}} for the
+    audit event (related objects shown by their name). Empty when nothing changes."""
+    diff = {}
+    for field, value in changes.items():
+        old = getattr(instance, field)
+        if old != value:
+            diff[field] = {"from": _describe(old), "to": _describe(value)}
+            setattr(instance, field, value)
+    return diff
+
+
+def _describe(value: Any) -> Any:
+    return str(value) if isinstance(value, models.Model) else value
+
+
 def save_or_conflict(instance: M, conflict_message: str, **save_options: Any) -> M:
     """Save in a savepoint; a unique constraint that fails becomes ``Conflict``."""
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.text import Truncator
 
+from core.admin import HistoryAdminMixin
 from provisioning.grants import scim_grant_revoke, scim_grants
 from provisioning.models import Deprovisioning, ScimGrant, ScimToken
 from provisioning.tasks import deprovision_complete
@@ -10,7 +11,7 @@ from provisioning.tokens import scim_token_issue, scim_token_revoke
 
 
 @admin.register(ScimToken)
-class ScimTokenAdmin(admin.ModelAdmin):
+class ScimTokenAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "prefix",
         "connection",
@@ -33,9 +34,6 @@ class ScimTokenAdmin(admin.ModelAdmin):
     )
     actions = ["revoke", "rotate"]
 
-    def has_add_permission(self, request) -> bool:
-        return False  # issued from the connection page, where the token is shown once
-
     @admin.action(description="Rotate selected tokens (issue a replacement, revoke the old one)")
     def rotate(self, request, queryset):
         issued = []
@@ -47,9 +45,6 @@ class ScimTokenAdmin(admin.ModelAdmin):
             issued.append((new, raw))
         return render_issued_tokens(request, issued)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False  # revoke instead: the row stays for the audit trail
-
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset) -> None:
         for token in queryset:
@@ -58,7 +53,7 @@ class ScimTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(Deprovisioning)
-class DeprovisioningAdmin(admin.ModelAdmin):
+class DeprovisioningAdmin(HistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "user",
         "requested_at",
@@ -82,12 +77,6 @@ class DeprovisioningAdmin(admin.ModelAdmin):
     def error(self, obj: Deprovisioning) -> str:
         # Why it fails, on the list itself: support should not open every row to find out.
         return Truncator(obj.last_error).chars(120)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Retry selected (unfinished) deprovisionings now")
     def retry(self, request, queryset) -> None:
@@ -119,7 +108,7 @@ class ConnectionGrantFilter(admin.SimpleListFilter):
 
 
 @admin.register(ScimGrant)
-class ScimGrantAdmin(admin.ModelAdmin):
+class ScimGrantAdmin(HistoryAdminMixin, admin.ModelAdmin):
     """Who authorized Okta to provision which connection, and revocation."""
 
     list_display = ("connection_name", "user", "application", "created", "updated", "revoked")
@@ -141,12 +130,6 @@ class ScimGrantAdmin(admin.ModelAdmin):
 
         connection = connection_from_resources(obj.resource)
         return connection.name if connection else "-"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.action(description="Revoke selected grants (Okta must authenticate again)")
     def revoke(self, request, queryset) -> None:

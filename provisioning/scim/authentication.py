@@ -8,7 +8,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from accounts.models import Company
 from connections.models import Connection
-from provisioning.tokens import scim_token_find
+from provisioning.tokens import TOKEN_PREFIX, scim_token_find
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class ScimOAuthAuthentication(BaseAuthentication):
         from provisioning.oauth import SCIM_SCOPE, connection_from_resources
 
         parts = get_authorization_header(request).split()
-        if len(parts) == 2 and parts[1].startswith(b"scim_"):
+        if len(parts) == 2 and parts[1].startswith(TOKEN_PREFIX.encode()):
             return None  # a static SCIM token, not ours to judge
         result = OAuth2Authentication().authenticate(request)
         if result is None:

@@ -11,7 +11,7 @@ from accounts.models import Team, User
 from accounts.services import team_create, team_delete, team_rename, user_update
 from core.exceptions import Conflict, ValidationFailed
 from provisioning.scim.authentication import ScimPrincipal
-from provisioning.scim.errors import InvalidValue, Uniqueness
+from provisioning.scim.errors import InvalidValue, TooMany, Uniqueness
 from provisioning.scim.provision import parse_scim_id, scim_users
 from provisioning.scim.schemas import GROUP_SCHEMA
 from provisioning.scim.values import lower_keys, scim_string
@@ -64,6 +64,11 @@ def parse_group(data: Any) -> tuple[str, list[str] | None]:
     return name, member_ids(attrs["members"]) if "members" in attrs else None
 
 
+# Okta pushes group members in batches of a few hundred, Entra in smaller ones; a request with
+# more members than this is refused with tooMany instead of locking a team for minutes.
+MAX_MEMBERS_PER_REQUEST = 10_000
+
+
 def member_ids(members: Any) -> list[str]:
     if members is None:
         return []
@@ -71,6 +76,10 @@ def member_ids(members: Any) -> list[str]:
         members = [members]
     if not isinstance(members, list):
         raise InvalidValue("'members' must be a list of {\"value\": id}.")
+    if len(members) > MAX_MEMBERS_PER_REQUEST:
+        raise TooMany(
+            f"At most {MAX_MEMBERS_PER_REQUEST} members per request; send the rest in another."
+        )
     ids = []
     for member in members:
         value = lower_keys(member).get("value") if isinstance(member, dict) else None

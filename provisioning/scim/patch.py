@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from provisioning.scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget
+from provisioning.scim.errors import InvalidPath, InvalidValue, Mutability, NoTarget, TooMany
 from provisioning.scim.filters import (
     And,
     Comparison,
@@ -28,6 +28,9 @@ from provisioning.scim.filters import (
 from provisioning.scim.schemas import ENTERPRISE_SCHEMA, IGNORED_USER_ATTRIBUTES, PATCH_OP
 
 OPERATIONS = ("add", "replace", "remove")
+# More than any IdP sends in one request (Okta and Entra send one to a few operations); past it
+# the request is refused with tooMany rather than held in one long transaction.
+MAX_OPERATIONS = 1000
 
 _PATH = re.compile(
     r"^(?:(?P<urn>urn:[^\[\]]+):)?(?P<attr>[A-Za-z][\w$-]*)(?:\.(?P<sub>[A-Za-z][\w$-]*))?"
@@ -95,6 +98,10 @@ def operations(body: Any) -> list[tuple[str, str | None, Any]]:
     ops = body.get("Operations", body.get("operations"))
     if not isinstance(ops, list) or not ops:
         raise InvalidValue("A PATCH body needs a non-empty 'Operations' list.")
+    if len(ops) > MAX_OPERATIONS:
+        raise TooMany(
+            f"A PATCH may carry at most {MAX_OPERATIONS} operations; send several requests."
+        )
     parsed = []
     for op in ops:
         if not isinstance(op, dict):

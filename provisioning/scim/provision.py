@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 from django.db import transaction
-from django.db.models.functions import Lower
 
 from accounts.models import Team, User, UserSource
 from accounts.services import user_create, user_set_source, user_update
@@ -49,17 +48,7 @@ def scim_user_create(*, principal: ScimPrincipal, data: UserInput) -> User:
     company = principal.company
     existing = User.objects.select_for_update().filter(email=data.email).first()
     if existing is None:
-        existing = (
-            User.objects.select_for_update()
-            .annotate(username_key=Lower("username"))
-            # username <> '' is the WHERE of the (company, LOWER(username)) unique index: said
-            # here, it lets the database use that index instead of scanning the company.
-            .filter(company=company, username_key=data.username.lower())
-            .exclude(username="")
-            .first()
-        )
-        if existing is not None:
-            raise Uniqueness(_TAKEN)
+        # A taken userName is settled by the (company, LOWER(username)) unique index: Conflict.
         try:
             user = user_create(
                 email=data.email,
@@ -102,10 +91,6 @@ def scim_user_apply(*, principal: ScimPrincipal, user: User, data: UserInput) ->
         team = _team_for_division(principal, user, data.division)
     elif user.division:
         team = None  # the team came from the division the IdP no longer sends
-    if data.username.lower() != user.username.lower() and _user_name_taken(
-        principal, data.username, other_than=user
-    ):
-        raise Uniqueness(_TAKEN)
     changes = {
         "email": data.email,
         "username": data.username,
@@ -131,19 +116,6 @@ def scim_user_apply(*, principal: ScimPrincipal, user: User, data: UserInput) ->
             user=user, actor_label=principal.actor_label, reason="SCIM active=false"
         )
     return user
-
-
-def _user_name_taken(principal: ScimPrincipal, username: str, *, other_than: User) -> bool:
-    """user_update validates the (company, LOWER(username)) constraint, so a taken userName would
-    come back as a validation error (400); SCIM answers 409 uniqueness (RFC 7644 3.5.1, 3.5.2).
-    A request racing past this check still gets 409, from the database's IntegrityError."""
-    return (
-        User.objects.annotate(username_key=Lower("username"))
-        .filter(company=principal.company, username_key=username.lower())
-        .exclude(username="")
-        .exclude(pk=other_than.pk)
-        .exists()
-    )
 
 
 def _team_for_division(principal: ScimPrincipal, user: User, division: str) -> Team | None:

@@ -6,7 +6,7 @@ import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.db.models.functions import Lower
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
@@ -21,7 +21,7 @@ from provisioning.scim.authentication import (
     ScimPrincipal,
 )
 from provisioning.scim.errors import ResourceNotFound
-from provisioning.scim.filters import AttributeSpec, filter_to_q, parse_filter
+from provisioning.scim.filters import AttributeSpec, filter_to_q, parse_attribute_list, parse_filter
 from provisioning.scim.groups import (
     group_to_scim,
     parse_group,
@@ -61,11 +61,8 @@ def _lower(value: object) -> str:
 
 USER_FILTER_ATTRIBUTES = {
     "id": AttributeSpec(field="scim_id", type="reference", case_exact=True, to_python=uuid.UUID),
-    # Compared on LOWER(username): the (company, LOWER(username)) unique index serves the lookup
-    # (a partial index, WHERE username <> '': eq_implies repeats that so the planner may use it).
-    "username": AttributeSpec(
-        field="username_key", case_exact=True, to_python=_lower, eq_implies=~Q(username="")
-    ),
+    # Compared on LOWER(username): the (company, LOWER(username)) unique index serves the lookup.
+    "username": AttributeSpec(field="username_key", case_exact=True, to_python=_lower),
     "externalid": AttributeSpec(field="external_id", case_exact=True),
     "emails.value": AttributeSpec(field="email", case_exact=True, to_python=_lower),
     "emails.type": AttributeSpec(constant="work"),
@@ -283,8 +280,6 @@ class GroupView(GroupsView):
 
 
 def _members_wanted(query) -> bool:
-    from provisioning.scim.filters import parse_attribute_list
-
     excluded = parse_attribute_list(query.get("excludedAttributes"))
     wanted = parse_attribute_list(query.get("attributes"))
     if "members" in excluded:

@@ -30,11 +30,6 @@ ENTRA_OBJECT_ID = "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef"
 ENTRA_GROUP_SCHEMA = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 
 
-@pytest.fixture
-def scim(acme) -> ScimClient:
-    return ScimClient.for_connection(acme.connection)
-
-
 def entra_user(email: str = "babs.jensen@acme.com", *, external_id: str = ENTRA_OBJECT_ID) -> dict:
     return {
         "schemas": [USER_SCHEMA, ENTERPRISE],

@@ -36,11 +36,6 @@ pytestmark = pytest.mark.django_db
 OKTA_USER_ID = "00ujl29u0le5T6Aj10h7"
 
 
-@pytest.fixture
-def scim(acme) -> ScimClient:
-    return ScimClient.for_connection(acme.connection)
-
-
 def okta_user(
     email: str = "jane.doe@acme.com",
     *,

@@ -33,11 +33,6 @@ SERVICE_PROVIDER_CONFIG = "urn:ietf:params:scim:schemas:core:2.0:ServiceProvider
 
 
 @pytest.fixture
-def scim(acme) -> ScimClient:
-    return ScimClient.for_connection(acme.connection)
-
-
-@pytest.fixture
 def jane(scim) -> dict:
     status, body = scim.post(
         "Users",
@@ -289,12 +284,41 @@ def test_a_failed_patch_changes_nothing(scim, jane):
     assert User.objects.get(scim_id=jane["id"]).last_name == "Doe"
 
 
-@pytest.mark.skip(
-    reason="the implementation never answers 400 tooMany: it has no filter or throttle limit "
-    "that produces it (count is capped at 200 instead), so there is nothing to test"
-)
-def test_too_many():  # pragma: no cover
-    raise AssertionError
+def test_a_patch_with_more_operations_than_the_limit_is_too_many(scim, acme):
+    from provisioning.scim.patch import MAX_OPERATIONS
+
+    operation = {"op": "replace", "path": "name.familyName", "value": "Changed"}
+    status, body = scim.patch(
+        f"Users/{acme.member.scim_id}", patch_op(*[operation] * (MAX_OPERATIONS + 1))
+    )
+
+    assert_scim_error(status, body, http_status=400, scim_type="tooMany")
+    assert User.objects.get(pk=acme.member.pk).last_name == acme.member.last_name
+
+
+def test_a_patch_at_the_operation_limit_is_applied(scim, acme):
+    from provisioning.scim.patch import MAX_OPERATIONS
+
+    operation = {"op": "replace", "path": "name.familyName", "value": "Changed"}
+    status, body = scim.patch(
+        f"Users/{acme.member.scim_id}", patch_op(*[operation] * MAX_OPERATIONS)
+    )
+
+    assert status == 200, body
+    assert User.objects.get(pk=acme.member.pk).last_name == "Changed"
+
+
+def test_a_group_patch_with_more_members_than_the_limit_is_too_many(scim, acme):
+    from provisioning.scim.groups import MAX_MEMBERS_PER_REQUEST
+
+    team = acme.teams["Marketing"]
+    members = [{"value": str(acme.member.scim_id)}] * (MAX_MEMBERS_PER_REQUEST + 1)
+    status, body = scim.patch(
+        f"Groups/{team.scim_id}", patch_op({"op": "add", "path": "members", "value": members})
+    )
+
+    assert_scim_error(status, body, http_status=400, scim_type="tooMany")
+    assert User.objects.get(pk=acme.member.pk).team == acme.teams["Sales"]
 
 
 # --- URLs --------------------------------------------------------------------------------------
@@ -477,15 +501,26 @@ def test_the_user_name_lookup_uses_the_user_name_index(scim, acme):
         assert USER_NAME_INDEX in _plan(sql), sql
 
 
-def test_the_create_uniqueness_check_uses_the_user_name_index(scim, acme):
+def test_a_taken_user_name_is_refused_by_the_unique_index_not_by_a_lookup(scim, acme):
+    """The create does not search for the userName first: the (company, LOWER(username))
+    unique index refuses the INSERT, which also settles two creates racing."""
     _many_users(acme.company, 50)
+    before = User.objects.count()
 
-    queries = _user_name_queries(
-        lambda: scim.post("Users", {"schemas": [USER_SCHEMA], "userName": "new@acme.com"})
-    )
+    with CaptureQueriesContext(connection) as captured:
+        status, body = scim.post(
+            "Users",
+            {
+                "schemas": [USER_SCHEMA],
+                "userName": "U042@ACME.COM",
+                "emails": [{"value": "someone.else@acme.com", "primary": True}],
+            },
+        )
 
-    for sql in queries:
-        assert USER_NAME_INDEX in _plan(sql), sql
+    assert_scim_error(status, body, http_status=409, scim_type="uniqueness")
+    assert User.objects.count() == before
+    lookups = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
+    assert not [sql for sql in lookups if 'LOWER("accounts_user"."username")' in sql]
 
 
 # --- discovery ---------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from tests.provisioning.scim_helpers import (
     ENTERPRISE,
     GROUP_SCHEMA,
     USER_SCHEMA,
-    ScimClient,
     assert_scim_error,
     patch_op,
 )
@@ -23,16 +22,6 @@ from tests.provisioning.scim_helpers import (
 pytestmark = pytest.mark.django_db
 
 GLOBEX_EXTERNAL_ID = "00uGLOBEXokta0001"
-
-
-@pytest.fixture
-def acme_scim(acme) -> ScimClient:
-    return ScimClient.for_connection(acme.connection)
-
-
-@pytest.fixture
-def globex_scim(globex) -> ScimClient:
-    return ScimClient.for_connection(globex.connection)
 
 
 @pytest.fixture

@@ -60,10 +60,6 @@ class AttributeSpec:
     case_exact: bool = False
     constant: object = None
     to_python: Callable[[object], object] | None = None
-    # What every row equal to a non-empty value also satisfies, ANDed to ``eq`` comparisons so
-    # the database can prove a partial index usable (userName's unique index is on
-    # LOWER(username) WHERE username <> '': without the condition, the lookup scans the company).
-    eq_implies: Q | None = None
 
 
 # --- From the AST to a Q ------------------------------------------------------------------------
@@ -166,8 +162,6 @@ def _comparison_q(label: str, spec: AttributeSpec, op: str, value: object) -> Q:
         return _MATCH_ALL if _constant_matches(spec, op, value) else _MATCH_NONE
     if op == "ne":
         return ~_field_q(spec, "eq", value)
-    if op == "eq" and spec.eq_implies is not None and value != "":
-        return _field_q(spec, op, value) & spec.eq_implies
     return _field_q(spec, op, value)
 
 
