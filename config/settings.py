@@ -212,4 +212,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
     },
     "saml-state-cleanup": {"task": "connections.tasks.saml_state_cleanup", "schedule": 3600.0},
+    # Follows certificate rotations published at the IdPs' metadata URLs.
+    "idp-metadata-refresh": {
+        "task": "connections.tasks.metadata_refresh_all",
+        "schedule": 24 * 3600.0,
+    },
 }

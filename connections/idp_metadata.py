@@ -58,11 +58,18 @@ class IdpMetadata:
 
 
 def parse_idp_metadata(
-    data: bytes | str, *, entity_id: str | None = None, now: datetime | None = None
+    data: bytes | str,
+    *,
+    entity_id: str | None = None,
+    prefer_entity_id: str | None = None,
+    now: datetime | None = None,
 ) -> IdpMetadata:
     """The IdP described by ``data``, or ``MetadataRefused`` saying why not.
 
-    ``entity_id`` picks one entity out of a document that describes several IdPs.
+    ``entity_id`` picks one entity out of a document that describes several IdPs (and must be
+    there). ``prefer_entity_id`` (a refresh: the issuer the connection has now) picks that one
+    among several, but a document describing one IdP is taken whatever its entity ID, so that an
+    IdP that changed its entity ID is followed.
     """
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     if len(raw) > MAX_METADATA_BYTES:
@@ -72,7 +79,7 @@ def parse_idp_metadata(
         )
     root = _parse_xml(raw)
     now = now or datetime.now(UTC)
-    entity = _choose_entity(root, (entity_id or "").strip(), now)
+    entity = _choose_entity(root, (entity_id or "").strip(), (prefer_entity_id or "").strip(), now)
     return _read_entity(entity, now)
 
 
@@ -126,7 +133,7 @@ def _is(element: Element, local: str) -> bool:
     return _tag(element) == (MD, local)
 
 
-def _choose_entity(root: Element, entity_id: str, now: datetime) -> Element:
+def _choose_entity(root: Element, entity_id: str, preferred: str, now: datetime) -> Element:
     if not (_is(root, "EntityDescriptor") or _is(root, "EntitiesDescriptor")):
         namespace, local = _tag(root)
         if local.lower() == "html":
@@ -156,6 +163,9 @@ def _choose_entity(root: Element, entity_id: str, now: datetime) -> Element:
                 "identity provider's metadata, from the IdP's side of the application."
             )
         raise MetadataRefused("The metadata describes no identity provider (no IDPSSODescriptor).")
+    preferred_idps = [e for e in idps if preferred and e.get("entityID") == preferred]
+    if len(idps) > 1 and preferred_idps:
+        return preferred_idps[0]
     if len(idps) > 1:
         raise MetadataRefused(
             f"The metadata describes {len(idps)} identity providers "

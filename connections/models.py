@@ -27,8 +27,9 @@ class Connection(models.Model):
         "accounts.Company", on_delete=models.PROTECT, related_name="connections"
     )
     name = models.CharField(max_length=63, unique=True, validators=[validate_connection_name])
+    # Blank only while a draft waits for the customer's IdP (a setup link fills it in).
     sign_on_url = models.URLField(
-        "IdP sign-on URL", max_length=1000, validators=[validate_sign_on_url]
+        "IdP sign-on URL", max_length=1000, blank=True, validators=[validate_sign_on_url]
     )
     idp_entity_id = models.CharField(
         "IdP entity ID (issuer)",
@@ -63,6 +64,24 @@ class Connection(models.Model):
         validators=[validate_attribute_mapping],
         help_text='Overrides of SAML attribute names, e.g. {"email": "mail", "division": "dept"}.',
     )
+    # Imported from a URL: refreshed from it daily (connections.metadata). A failed refresh
+    # changes nothing but these fields; ``metadata_failures`` counts failures in a row.
+    metadata_url = models.URLField(
+        "IdP metadata URL",
+        max_length=1000,
+        blank=True,
+        help_text="Where the IdP publishes its metadata; refreshed daily, so a certificate "
+        "rotation at the IdP is followed.",
+    )
+    metadata_refreshed_at = models.DateTimeField(
+        "metadata last fetched", null=True, blank=True, editable=False
+    )
+    metadata_failures = models.PositiveIntegerField(
+        "metadata refresh failures in a row", default=0, editable=False
+    )
+    metadata_last_error = models.TextField(
+        "last metadata refresh error", blank=True, editable=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -76,6 +95,15 @@ class Connection(models.Model):
         super().clean()
         if self.default_team_id and self.default_team.company_id != self.company_id:
             raise ValidationError({"default_team": "The default team belongs to another company."})
+        if self.status != ConnectionStatus.DRAFT and not self.sign_on_url:
+            raise ValidationError(
+                {"sign_on_url": "A connection needs the IdP's sign-on URL before it is enabled."}
+            )
+
+    @property
+    def is_configured(self) -> bool:
+        """The IdP side is known: a sign-on URL and at least one signing certificate."""
+        return bool(self.sign_on_url) and self.certificates.exists()
 
     # The SP values we send back to the customer; all derived from BASE_URL and the name.
     @property

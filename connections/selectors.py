@@ -90,6 +90,11 @@ def connection_describe(connection: Connection) -> dict[str, Any]:
         "sign_on_url": connection.sign_on_url,
         "idp_entity_id": connection.idp_entity_id,
         "observed_idp_entity_id": connection.observed_idp_entity_id,
+        "metadata_url": connection.metadata_url,
+        "metadata_refreshed_at": connection.metadata_refreshed_at
+        and connection.metadata_refreshed_at.isoformat(),
+        "metadata_failures": connection.metadata_failures,
+        "metadata_last_error": connection.metadata_last_error,
         "default_team": connection.default_team.name if connection.default_team else None,
         "allow_idp_initiated": connection.allow_idp_initiated,
         "attribute_mapping": connection.attribute_mapping,
