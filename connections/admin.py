@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -13,6 +14,7 @@ from connections.metadata import (
 from connections.models import Connection, SigningCertificate
 from connections.selectors import connection_recent_events, connection_refusal_counts
 from connections.services import connection_add_certificate, connection_create, connection_update
+from connections.setup_links import setup_link_issue, setup_link_revoke
 from core.exceptions import ApplicationError
 
 
@@ -45,6 +47,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "observed_idp_entity_id",
         "metadata_status",
         "service_provider_values",
+        "setup_links",
         "test_login",
         "sign_in_health",
         "provisioning_credentials",
@@ -64,7 +67,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             "It sets the sign-on URL, entity ID and signing certificates.",
         }),
         ("Provisioning", {"fields": ("provisioning", "default_team", "allow_idp_initiated", "attribute_mapping")}),
-        ("Send to the customer", {"fields": ("service_provider_values",)}),
+        ("Send to the customer", {"fields": ("service_provider_values", "setup_links")}),
         ("Diagnose", {"fields": ("test_login", "sign_in_health")}),
         ("Provisioning credentials", {"fields": ("provisioning_credentials",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
@@ -93,7 +96,65 @@ class ConnectionAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
         )
 
-    actions = ["refresh_metadata", "issue_scim_token"]
+    actions = ["refresh_metadata", "issue_setup_link", "revoke_setup_links", "issue_scim_token"]
+
+    def has_issue_setup_link_permission(self, request) -> bool:
+        return request.user.has_perm("connections.add_setuplink")
+
+    def has_revoke_setup_links_permission(self, request) -> bool:
+        return request.user.has_perm("connections.change_setuplink")
+
+    @admin.action(
+        description="Issue a setup link for each selected draft (shown once)",
+        permissions=["issue_setup_link"],
+    )
+    def issue_setup_link(self, request, queryset):
+        issued, refused = [], []
+        for connection in queryset.select_related("company"):
+            try:
+                issued.append(setup_link_issue(connection=connection, acting_user=request.user))
+            except ApplicationError as error:
+                refused.append((connection.name, error.message))
+        return TemplateResponse(
+            request,
+            "admin/connections/setup_links_issued.html",
+            {**self.admin_site.each_context(request), "title": "Setup links issued",
+             "links": issued, "refused": refused},
+        )  # fmt: skip
+
+    @admin.action(
+        description="Revoke the setup links of the selected connections",
+        permissions=["revoke_setup_links"],
+    )
+    def revoke_setup_links(self, request, queryset) -> None:
+        count = sum(
+            setup_link_revoke(connection=connection, acting_user=request.user)
+            for connection in queryset
+        )
+        self.message_user(request, f"Revoked {count} setup link(s).", messages.SUCCESS)
+
+    @admin.display(description="Setup links")
+    def setup_links(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "-"
+        links = obj.setup_links.all()[:5]
+        if not links:
+            return "None. A draft can be completed by the customer through a setup link "
+            "(action “Issue a setup link”)."
+        return format_html(
+            "<table><tr><th>#</th><th>issued</th><th>by</th><th>expires</th><th>state</th>"
+            "<th>last test</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (link.pk, f"{link.created_at:%Y-%m-%d %H:%M}", link.created_by_label,
+                     f"{link.expires_at:%Y-%m-%d %H:%M}", link.state,
+                     link.last_test.get("outcome", "-") if link.last_test else "-")
+                    for link in links
+                ),
+            ),
+        )  # fmt: skip
 
     @admin.action(
         description="Refresh the IdP metadata of the selected connections from their URLs",

@@ -224,3 +224,46 @@ class VerifiedSignIn(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in via {self.connection_id} at {self.created_at:%H:%M:%S}"
+
+
+class SetupLink(models.Model):
+    """A link that lets a customer's IT admin complete one draft connection without an account.
+
+    Only the SHA-256 of its token is kept (the token is shown once, in the link). It stops
+    working when it expires, is revoked, or once the connection leaves draft (activated through
+    the link or by support); it never reaches any other connection.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="setup_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=100, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField("activated the connection at", null=True, blank=True)
+    # When the IdP side was last saved through the link, and when a test sign-in through the
+    # link last passed every SAML check: activation needs a test after the last change.
+    configured_at = models.DateTimeField(null=True, blank=True)
+    tested_at = models.DateTimeField(null=True, blank=True)
+    last_test = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"setup link #{self.pk} for {self.connection_id}"
+
+    @property
+    def state(self) -> str:
+        if self.used_at:
+            return "used"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        if self.connection.status != ConnectionStatus.DRAFT:
+            return "used"  # activated (or disabled) by support: the link's work is over
+        return "live"

@@ -25,6 +25,7 @@ from connections.services import (
     connection_create,
     connection_set_status,
 )
+from connections.setup_links import DEFAULT_DAYS, setup_link_issue, setup_link_revoke
 from core.commands import Refused, SubcommandCommand, Usage
 
 
@@ -95,6 +96,15 @@ class Command(SubcommandCommand):
             "refresh-metadata", help="Fetch the connection's metadata URL again and apply it."
         )
         refresh.add_argument("name")
+
+        link = subparsers.add_parser(
+            "setup-link",
+            help="A link for the customer's IT admin to complete a draft connection (the link "
+            "alone on stdout); --revoke revokes it.",
+        )
+        link.add_argument("name")
+        link.add_argument("--days", type=int, default=DEFAULT_DAYS, metavar="N")
+        link.add_argument("--revoke", action="store_true")
 
         for action in ("enable", "disable"):
             subparsers.add_parser(action, help=f"{action.capitalize()} a connection.").add_argument(
@@ -186,6 +196,23 @@ class Command(SubcommandCommand):
         connection = connection_get(name=name)
         changes = connection_refresh_metadata(connection=connection, actor_label=self.actor_label)
         self._write_changes(connection.name, changes)
+
+    def handle_setup_link(self, *, name: str, days: int, revoke: bool, **_: Any) -> None:
+        connection = connection_get(name=name)
+        if revoke:
+            count = setup_link_revoke(connection=connection, actor_label_=self.actor_label)
+            self.stdout.write(
+                f"Revoked {count} setup link(s) of {connection.name}."
+                if count
+                else f"{connection.name} has no live setup link."
+            )
+            return
+        issued = setup_link_issue(connection=connection, days=days, actor_label_=self.actor_label)
+        self.stdout.write(issued.url)
+        self.stderr.write(
+            f"Send this link to the customer's IT admin; it works for {days} day(s) "
+            f"(until {issued.link.expires_at:%Y-%m-%d %H:%M} UTC) and replaces any earlier one."
+        )
 
     def _write_changes(self, name: str, changes) -> None:
         if not changes.any:
