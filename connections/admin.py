@@ -12,7 +12,11 @@ from connections.metadata import (
     connection_refresh_metadata,
 )
 from connections.models import Connection, SigningCertificate
-from connections.selectors import connection_recent_events, connection_refusal_counts
+from connections.selectors import (
+    connection_recent_events,
+    connection_refusal_counts,
+    connection_unmatched_divisions,
+)
 from connections.services import connection_add_certificate, connection_create, connection_update
 from connections.setup_links import setup_link_issue, setup_link_revoke
 from core.exceptions import ApplicationError
@@ -50,6 +54,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "setup_links",
         "test_login",
         "sign_in_health",
+        "unmatched_divisions",
         "provisioning_credentials",
         "created_at",
         "updated_at",
@@ -68,10 +73,17 @@ class ConnectionAdmin(admin.ModelAdmin):
         }),
         ("Provisioning", {"fields": ("provisioning", "default_team", "allow_idp_initiated", "attribute_mapping")}),
         ("Send to the customer", {"fields": ("service_provider_values", "setup_links")}),
-        ("Diagnose", {"fields": ("test_login", "sign_in_health")}),
+        ("Diagnose", {"fields": ("test_login", "sign_in_health", "unmatched_divisions")}),
         ("Provisioning credentials", {"fields": ("provisioning_credentials",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )  # fmt: skip
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm("provisioning.view_scimtoken"):
+            return fieldsets
+        # Support staff without access to credentials see no trace of them.
+        return [fs for fs in fieldsets if fs[0] != "Provisioning credentials"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # A connection is disabled, never deleted: its audit trail and the users' history stay.
@@ -265,6 +277,23 @@ class ConnectionAdmin(admin.ModelAdmin):
             obj.metadata_failures,
             obj.metadata_last_error,
             fetched,
+        )
+
+    @admin.display(description="Divisions without a team (30 days)")
+    def unmatched_divisions(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "-"
+        rows = connection_unmatched_divisions(connection=obj)
+        if not rows:
+            return "Every division sent in the last 30 days matched a team."
+        return format_html(
+            "<p>Create the team (exact name) or ask the customer to fix the division in their "
+            'IdP. <a href="{}?company__id__exact={}">Teams of {}</a></p>'
+            "<table><tr><th>division sent</th><th>people</th></tr>{}</table>",
+            reverse("admin:accounts_team_changelist"),
+            obj.company_id,
+            obj.company.slug,
+            format_html_join("", "<tr><td><code>{}</code></td><td>{}</td></tr>", rows),
         )
 
     @admin.display(description="Test login")
