@@ -5,8 +5,8 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.attributes import validate_attribute_mapping
 from connections.validators import validate_connection_name, validate_sign_on_url
-from provisioning.attributes import validate_attribute_mapping
 
 
 class Provisioning(models.TextChoices):

@@ -8,11 +8,11 @@ import uuid
 from django.db import transaction
 
 from accounts.models import Team, User, UserSource
+from accounts.selectors import team_lookup
 from accounts.services import user_create, user_set_source, user_update
 from audit.models import Severity
 from audit.services import audit_record
 from core.exceptions import Conflict, ValidationFailed
-from provisioning.jit import team_lookup
 from provisioning.scim.authentication import ScimPrincipal
 from provisioning.scim.errors import InvalidValue, Uniqueness
 from provisioning.scim.users import UserInput
@@ -119,7 +119,7 @@ def scim_user_apply(*, principal: ScimPrincipal, user: User, data: UserInput) ->
 
 
 def _team_for_division(principal: ScimPrincipal, user: User, division: str) -> Team | None:
-    exact, near_miss = team_lookup(company_id=principal.company.id, name=division)
+    exact, near_miss = team_lookup(company=principal.company, name=division)
     if exact is not None:
         return exact
     if division != user.division:
