@@ -6,7 +6,7 @@ from django.utils.text import Truncator
 from core.admin import HistoryAdminMixin
 from provisioning.grants import scim_grant_revoke, scim_grants
 from provisioning.models import Deprovisioning, ScimGrant, ScimToken
-from provisioning.tasks import deprovision_complete
+from provisioning.tasks import deprovisioning_run
 from provisioning.tokens import scim_token_issue, scim_token_revoke
 
 
@@ -82,7 +82,7 @@ class DeprovisioningAdmin(HistoryAdminMixin, admin.ModelAdmin):
     def retry(self, request, queryset) -> None:
         pending = [job.pk for job in queryset if job.completed_at is None]
         for pk in pending:
-            deprovision_complete.delay(pk)
+            deprovisioning_run.delay(pk)
         self.message_user(request, f"Queued {len(pending)} deprovisioning(s).", messages.INFO)
 
 

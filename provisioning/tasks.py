@@ -9,8 +9,8 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
+from provisioning.deprovisioning import deprovisioning_complete, deprovisioning_record_failure
 from provisioning.models import Deprovisioning
-from provisioning.services import deprovisioning_complete, deprovisioning_record_failure
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ SWEEP_AFTER = timedelta(minutes=5)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=8)
-def deprovision_complete(self, deprovisioning_id: int) -> None:
+def deprovisioning_run(self, deprovisioning_id: int) -> None:
     try:
         deprovisioning_complete(deprovisioning_id=deprovisioning_id)
     except TRANSIENT_ERRORS as error:
@@ -63,7 +63,7 @@ def deprovisioning_sweep() -> int:
     )
     ids = list(stale.values_list("pk", flat=True)[:1000])
     for pk in ids:
-        deprovision_complete.delay(pk)
+        deprovisioning_run.delay(pk)
     if ids:
         logger.warning("re-queued %d unfinished deprovisioning(s)", len(ids))
     return len(ids)

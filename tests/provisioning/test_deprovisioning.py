@@ -41,9 +41,10 @@ from connections.models import (
     VerifiedSignIn,
 )
 from connections.tasks import certificates_expiry_check, saml_state_cleanup
+from provisioning.deprovisioning import deprovisioning_complete
 from provisioning.models import Deprovisioning
-from provisioning.services import deprovisioning_complete, user_deprovision, user_reactivate
-from provisioning.tasks import SWEEP_AFTER, deprovision_complete, deprovisioning_sweep
+from provisioning.services import user_deprovision, user_reactivate
+from provisioning.tasks import SWEEP_AFTER, deprovisioning_run, deprovisioning_sweep
 from tests.certs import make_keypair
 from tests.factories import ConnectionFactory
 from tests.provisioning.deprovisioning_helpers import (
@@ -260,7 +261,7 @@ def test_completing_twice_changes_nothing_the_second_time(
     before = _snapshot(person.user)
 
     deprovisioning_complete(deprovisioning_id=job.pk)
-    deprovision_complete.delay(job.pk)  # a duplicate delivery of the message
+    deprovisioning_run.delay(job.pk)  # a duplicate delivery of the message
 
     assert _snapshot(person.user) == before
     assert AuditEvent.objects.filter(action="user.deprovisioning_completed").count() == 1
@@ -385,7 +386,7 @@ def test_a_permanent_failure_shows_in_the_admin_and_the_retry_action_completes_i
 
     job = Deprovisioning.objects.get()
     assert job.completed_at is None
-    assert job.attempts == deprovision_complete.max_retries + 1
+    assert job.attempts == deprovisioning_run.max_retries + 1
     assert job.last_error.startswith("OperationalError: the session store is unavailable")
     assert person.reload().is_active is False  # the deactivation itself stands
     assert not AuditEvent.objects.filter(action="user.deprovisioning_completed").exists()
