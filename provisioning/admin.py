@@ -16,9 +16,10 @@ from accounts.models import User
 from connections.admin import ConnectionAdmin
 from connections.models import Connection
 from core.admin import HistoryAdminMixin
-from provisioning.grants import scim_grant_revoke, scim_grants
+from provisioning.grants import scim_grant_revoke
 from provisioning.models import Deprovisioning, ScimGrant, ScimToken
 from provisioning.oauth import connection_from_resources, is_scim_grant
+from provisioning.selectors import scim_grants
 from provisioning.services import user_deprovision, user_reactivate
 from provisioning.tasks import deprovisioning_run
 from provisioning.tokens import scim_token_issue, scim_token_revoke
