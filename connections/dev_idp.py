@@ -23,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from connections.models import Connection
+from connections.selectors import connections_signing_on_at
 
 SSO_PATH = "/dev-idp/sso/"
 
@@ -130,7 +131,7 @@ def _require_debug() -> None:
 
 
 def _connections():
-    return Connection.objects.filter(sign_on_url=f"{settings.BASE_URL}{SSO_PATH}").order_by("name")
+    return connections_signing_on_at(url=f"{settings.BASE_URL}{SSO_PATH}")
 
 
 @csrf_exempt  # a stand-in for a foreign IdP: its form posts carry no session of ours

@@ -15,6 +15,7 @@ from accounts.admin import UserAdmin
 from accounts.models import User
 from connections.admin import ConnectionAdmin
 from connections.models import Connection
+from connections.selectors import connection_find
 from core.admin import HistoryAdminMixin
 from provisioning.grants import scim_grant_revoke
 from provisioning.models import Deprovisioning, ScimGrant, ScimToken
@@ -111,7 +112,7 @@ class ConnectionGrantFilter(admin.SimpleListFilter):
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        connection = Connection.objects.filter(name=self.value()).first()
+        connection = connection_find(name=self.value())
         if connection is None:
             return queryset.none()
         ids = [token.pk for token in scim_grants(connection=connection, include_revoked=True)]

@@ -18,7 +18,8 @@ from oauth2_provider.views import AuthorizationView
 
 from accounts.models import Role, User
 from audit.services import audit_record
-from connections.models import Connection, ConnectionStatus, Provisioning
+from connections.models import Connection, Provisioning
+from connections.selectors import connections_not_disabled
 
 SCIM_SCOPE = "scim"
 _RESOURCE_PREFIX = "/scim/v2/connections/"
@@ -58,11 +59,7 @@ def validate_scim_audience(audience_uri: str, audiences: list[str]) -> bool:
 
 
 def approvable_connections(user: User):
-    return (
-        Connection.objects.filter(company_id=user.company_id)
-        .exclude(status=ConnectionStatus.DISABLED)
-        .order_by("-provisioning", "name")
-    )
+    return connections_not_disabled(company=user.company)
 
 
 def may_approve(user: User) -> bool:

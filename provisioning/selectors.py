@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from django.db.models import Prefetch, QuerySet
@@ -17,6 +18,7 @@ from oauth2_provider.models import get_refresh_token_model
 
 from accounts.models import Company, Team, User
 from connections.models import Connection
+from provisioning.models import Deprovisioning
 from provisioning.oauth import connection_resource_uri
 from provisioning.scim.filters import AttributeSpec, Node, filter_to_q
 from provisioning.scim.schemas import ENTERPRISE_SCHEMA
@@ -139,6 +141,17 @@ def scim_group_page(
         members = scim_users(company=company).order_by("id")
         page = page.prefetch_related(Prefetch("members", queryset=members))
     return Page(total=total, items=list(page))
+
+
+# --- Deprovisioning ----------------------------------------------------------------------------
+
+
+def deprovisioning_ids_unfinished(*, requested_before: datetime, limit: int = 1000) -> list[int]:
+    """Deprovisionings requested before then and not completed (for the sweep to re-queue)."""
+    stale = Deprovisioning.objects.filter(
+        completed_at__isnull=True, requested_at__lt=requested_before
+    )
+    return list(stale.values_list("pk", flat=True)[:limit])
 
 
 # --- OAuth grants ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from provisioning.deprovisioning import deprovisioning_complete, deprovisioning_record_failure
-from provisioning.models import Deprovisioning
+from provisioning.selectors import deprovisioning_ids_unfinished
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +58,7 @@ def deprovisioning_run(self, deprovisioning_id: int) -> None:
 def deprovisioning_sweep() -> int:
     """Re-queue every deprovisioning that should have finished by now. Harmless when the original
     task is still on its way: completing twice changes nothing the second time."""
-    stale = Deprovisioning.objects.filter(
-        completed_at__isnull=True, requested_at__lt=timezone.now() - SWEEP_AFTER
-    )
-    ids = list(stale.values_list("pk", flat=True)[:1000])
+    ids = deprovisioning_ids_unfinished(requested_before=timezone.now() - SWEEP_AFTER)
     for pk in ids:
         deprovisioning_run.delay(pk)
     if ids:
