@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
@@ -96,8 +97,6 @@ class Connection(models.Model):
 
 
 def _absolute(path: str) -> str:
-    from django.conf import settings
-
     return f"{settings.BASE_URL}{path}"
 
 

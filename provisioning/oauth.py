@@ -8,6 +8,8 @@ only, exactly like a static SCIM token.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django import forms
 from django.conf import settings
 from django.db import transaction
@@ -50,8 +52,6 @@ def validate_scim_audience(audience_uri: str, audiences: list[str]) -> bool:
     to a connection is good for the SCIM API and nothing else. The host is not compared (the
     request's host is already one of ALLOWED_HOSTS); the connection itself is resolved, and the
     company scoped, by the SCIM authentication."""
-    from urllib.parse import urlsplit
-
     prefix = f"{settings.BASE_URL}{_RESOURCE_PREFIX}"
     return urlsplit(audience_uri).path.startswith("/scim/v2/") and all(
         uri.startswith(prefix) for uri in audiences
