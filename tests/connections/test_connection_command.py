@@ -5,6 +5,7 @@ A refusal is a ``CommandError`` with exit status 1, one line, and nothing writte
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -105,8 +106,6 @@ def test_create_with_every_option(acme, cert_file):
 
 @pytest.mark.parametrize("encoding", ["der", "base64"])
 def test_create_accepts_der_and_base64_files(acme, tmp_path, idp, encoding):
-    import base64
-
     path = tmp_path / f"okta.{encoding}"
     path.write_bytes(idp.cert_der if encoding == "der" else base64.b64encode(idp.cert_der))
 

@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -164,8 +165,6 @@ def wait_for(condition: Callable[[], object], seconds: float, message: Callable[
 
 def _forget_queue(queue: str) -> None:
     """Leave nothing of this test's queue in Redis (messages, bindings, unacknowledged ones)."""
-    import redis
-
     client = redis.Redis.from_url(REDIS_URL)
     try:
         for tag, payload in client.hscan_iter("unacked"):

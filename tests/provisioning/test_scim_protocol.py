@@ -15,6 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role, User
 from provisioning.models import ScimToken
+from provisioning.scim.patch import MAX_OPERATIONS
 from provisioning.scim.values import MAX_MEMBERS_PER_REQUEST
 from provisioning.tokens import scim_token_issue, scim_token_revoke
 from tests.provisioning.scim_helpers import (
@@ -289,8 +290,6 @@ def test_a_failed_patch_changes_nothing(scim, jane):
 
 
 def test_a_patch_with_more_operations_than_the_limit_is_too_many(scim, acme):
-    from provisioning.scim.patch import MAX_OPERATIONS
-
     operation = {"op": "replace", "path": "name.familyName", "value": "Changed"}
     status, body = scim.patch(
         f"Users/{acme.member.scim_id}", patch_op(*[operation] * (MAX_OPERATIONS + 1))
@@ -301,8 +300,6 @@ def test_a_patch_with_more_operations_than_the_limit_is_too_many(scim, acme):
 
 
 def test_a_patch_at_the_operation_limit_is_applied(scim, acme):
-    from provisioning.scim.patch import MAX_OPERATIONS
-
     operation = {"op": "replace", "path": "name.familyName", "value": "Changed"}
     status, body = scim.patch(
         f"Users/{acme.member.scim_id}", patch_op(*[operation] * MAX_OPERATIONS)
