@@ -46,15 +46,15 @@ Act = Callable[[], HttpResponse]
 
 @dataclass(frozen=True)
 class Refusal:
-    """One sign-in that must be refused with ``code``.
+    """One sign-in that must be refused with ``code``, named ``code-name`` in the test ids.
 
     ``arrange`` sets the scene and returns the request to refuse (users are counted between the
     two); ``on``, ``client``, ``status``, ``never_created`` and ``pending_elsewhere`` are what
     ``assert_refused`` checks beyond the rest; ``then`` checks what is particular to the case.
     """
 
-    id: str
     code: str
+    name: str  # what sets this case apart among those of its code ("" for the only one)
     arrange: Callable[[Given], Act]
     needs: tuple[str, ...] = ("acme", "client")
     status: int | None = None
@@ -65,6 +65,11 @@ class Refusal:
     never_created: tuple[str, ...] = ()
     pending_elsewhere: int = 0
     then: Callable[[Given, AuditEvent], None] | None = None
+
+    @property
+    def id(self) -> str:
+        """The case's test id: its code, then what sets it apart."""
+        return f"{self.code}-{self.name}" if self.name else self.code
 
 
 def at_acs(make_xml: Callable[[Given], bytes]) -> Callable[[Given], Act]:

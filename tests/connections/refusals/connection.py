@@ -55,8 +55,8 @@ def _no_connection_named(given: Given, event: AuditEvent) -> None:
 
 CASES += [
     Refusal(
-        "connection_unknown-acs",
         "connection_unknown",
+        "acs",
         _acs_of_an_unknown_connection,
         status=404,
         never_created=(NEW,),
@@ -64,8 +64,8 @@ CASES += [
     ),
     *(
         Refusal(
-            f"connection_unknown-{endpoint}",
             "connection_unknown",
+            f"{endpoint}",
             _endpoint_of_an_unknown_connection(endpoint),
             needs=("db", "client"),
             status=404,
@@ -129,41 +129,41 @@ def _sp_initiated_through_a_draft_connection(given: Given) -> Act:
 
 CASES += [
     Refusal(
-        "connection_disabled-idp-initiated",
         "connection_disabled",
+        "idp-initiated",
         _idp_initiated_through_a_disabled_connection,
         on=on_acme,
         never_created=(NEW,),
     ),
     Refusal(
-        "connection_disabled-sp-initiated",
         "connection_disabled",
+        "sp-initiated",
         _sp_initiated_through_a_disabled_connection,
         then=_no_request_pending,
     ),
     Refusal(
-        "connection_disabled-login-started-before",
         "connection_disabled",
+        "login-started-before",
         _started_before_the_connection_was_disabled,
         never_created=(NEW,),
     ),
     Refusal(
-        "connection_disabled-login-verified-just-before",
         "connection_disabled",
+        "login-verified-just-before",
         _verified_just_before_the_connection_was_disabled,
         never_created=(NEW,),
     ),
     Refusal(
-        "connection_disabled-draft-idp-initiated",
         "connection_disabled",
+        "draft-idp-initiated",
         _idp_initiated_through_a_draft_connection,
         needs=("acme", "draft", "client"),
         on=lambda given: given.draft,
         never_created=(NEW,),
     ),
     Refusal(
-        "connection_disabled-draft-sp-initiated",
         "connection_disabled",
+        "draft-sp-initiated",
         _sp_initiated_through_a_draft_connection,
         needs=("acme", "draft", "client"),
         on=lambda given: given.draft,
@@ -207,17 +207,17 @@ NOT_A_RESPONSE = {
 
 CASES += [
     *(
-        Refusal(f"saml_malformed-{name}", "saml_malformed", _posted_raw(value), status=400)
+        Refusal("saml_malformed", f"{name}", _posted_raw(value), status=400)
         for name, value in UNREADABLE.items()
     ),
-    Refusal("saml_malformed-no-saml-response", "saml_malformed", _without_saml_response),
+    Refusal("saml_malformed", "no-saml-response", _without_saml_response),
     *(
-        Refusal(f"saml_malformed-{name}", "saml_malformed", at_acs(lambda given, xml=xml: xml))
+        Refusal("saml_malformed", f"{name}", at_acs(lambda given, xml=xml: xml))
         for name, xml in NOT_A_RESPONSE.items()
     ),
     Refusal(
-        "saml_malformed-bare-signed-assertion",
         "saml_malformed",
+        "bare-signed-assertion",
         at_acs(_bare_signed_assertion),
         never_created=(NEW,),
     ),

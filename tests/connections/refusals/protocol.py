@@ -58,8 +58,8 @@ def _ahead_beyond_the_skew(given: Given) -> bytes:
 
 CASES += [
     Refusal(
-        "saml_expired-response",
         "saml_expired",
+        "response",
         at_acs(
             lambda given: idp_response(
                 given.acme, NEW, issue_instant=datetime.now(UTC) - timedelta(hours=1)
@@ -68,14 +68,14 @@ CASES += [
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_expired-subject-confirmation",
         "saml_expired",
+        "subject-confirmation",
         at_acs(_subject_confirmation_expired),
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_not_yet_valid-beyond-the-clock-skew",
         "saml_not_yet_valid",
+        "beyond-the-clock-skew",
         at_acs(_ahead_beyond_the_skew),
         never_created=(NEW,),
     ),
@@ -121,13 +121,13 @@ def _assertion_replayed_in_a_new_response(given: Given) -> Act:
 
 CASES += [
     Refusal(
-        "saml_replayed-idp-initiated-posted-twice",
         "saml_replayed",
+        "idp-initiated-posted-twice",
         _idp_initiated_posted_twice,
     ),
     Refusal(
-        "saml_replayed-posted-twice-before-finishing",
         "saml_replayed",
+        "posted-twice-before-finishing",
         _posted_twice_before_finishing,
         client=lambda given: given.attacker,
         never_created=(NEW,),
@@ -135,13 +135,13 @@ CASES += [
         pending_elsewhere=1,
     ),
     Refusal(
-        "saml_replayed-sp-initiated-after-use",
         "saml_replayed",
+        "sp-initiated-after-use",
         _sp_initiated_replayed_after_use,
     ),
     Refusal(
-        "saml_replayed-assertion-in-a-new-response",
         "saml_replayed",
+        "assertion-in-a-new-response",
         _assertion_replayed_in_a_new_response,
     ),
 ]
@@ -157,8 +157,8 @@ def _idp_initiated_turned_off(given: Given) -> Act:
 
 CASES += [
     Refusal(
-        "saml_unsolicited-idp-initiated-turned-off",
         "saml_unsolicited",
+        "idp-initiated-turned-off",
         _idp_initiated_turned_off,
         on=on_acme,
         never_created=(NEW,),
@@ -251,50 +251,50 @@ def _nobody_in_the_first_browser(given: Given, event: AuditEvent) -> None:
 
 CASES += [
     Refusal(
-        "saml_in_response_to_mismatch-a-request-we-never-made",
         "saml_in_response_to_mismatch",
+        "a-request-we-never-made",
         _to_a_request_we_never_made,
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_in_response_to_mismatch-unsolicited-carrying-in-response-to",
         "saml_in_response_to_mismatch",
+        "unsolicited-carrying-in-response-to",
         _unsolicited_carrying_in_response_to,
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_in_response_to_mismatch-a-request-of-another-connection",
         "saml_in_response_to_mismatch",
+        "a-request-of-another-connection",
         _to_a_request_of_another_connection,
         needs=("acme", "globex", "client"),
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_in_response_to_mismatch-an-expired-request",
         "saml_in_response_to_mismatch",
+        "an-expired-request",
         _to_an_expired_request,
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_in_response_to_mismatch-a-request-answered-twice",
         "saml_in_response_to_mismatch",
+        "a-request-answered-twice",
         _answered_twice,
     ),
     Refusal(
-        "saml_in_response_to_mismatch-unsigned-in-response-to-edited",
         "saml_in_response_to_mismatch",
+        "unsigned-in-response-to-edited",
         _unsigned_in_response_to_edited,
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_in_response_to_mismatch-unsolicited-passed-off-as-an-answer",
         "saml_in_response_to_mismatch",
+        "unsolicited-passed-off-as-an-answer",
         _unsolicited_passed_off_as_an_answer,
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_in_response_to_mismatch-finished-in-another-browser",
         "saml_in_response_to_mismatch",
+        "finished-in-another-browser",
         _finished_in_another_browser,
         never_created=(NEW,),
         then=_nobody_in_the_first_browser,
@@ -324,8 +324,8 @@ def _status_recorded(status_code: str) -> Callable[[Given, AuditEvent], None]:
 
 CASES += [
     Refusal(
-        f"saml_status_failure-{name}",
         "saml_status_failure",
+        f"{name}",
         at_acs(acme_response(**options)),
         never_created=(NEW,),
         then=_status_recorded(options["status_code"]),

@@ -62,26 +62,26 @@ def _stripped(*, sign_response: bool, one_by_one: bool) -> Callable[[Given], byt
 
 CASES += [
     Refusal(
-        "saml_signature_missing-assertion-signature-stripped",
         "saml_signature_missing",
+        "assertion-signature-stripped",
         at_acs(_stripped(sign_response=False, one_by_one=False)),
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_signature_missing-both-stripped",
         "saml_signature_missing",
+        "both-stripped",
         at_acs(_stripped(sign_response=True, one_by_one=False)),
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_signature_missing-both-stripped-one-by-one",
         "saml_signature_missing",
+        "both-stripped-one-by-one",
         at_acs(_stripped(sign_response=True, one_by_one=True)),
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_signature_missing-unsigned",
         "saml_signature_missing",
+        "unsigned",
         at_acs(acme_response(sign_assertion=False)),
         never_created=(NEW,),
     ),
@@ -181,8 +181,8 @@ WITH_ATTACKER = ("acme", "attacker_key", "client")
 
 CASES += [
     Refusal(
-        "saml_signature_invalid-tampered-after-signing",
         "saml_signature_invalid",
+        "tampered-after-signing",
         at_acs(_tampered),
         on=on_acme,
         never_created=(NEW,),
@@ -190,8 +190,8 @@ CASES += [
     ),
     *(
         Refusal(
-            f"saml_signature_invalid-resigned-with-keyinfo-{label}",
             "saml_signature_invalid",
+            f"resigned-with-keyinfo-{label}",
             at_acs(_resigned_with_keyinfo(sign_assertion=assertion, sign_response=response)),
             needs=WITH_ATTACKER,
             on=on_acme,
@@ -205,15 +205,15 @@ CASES += [
         ]
     ),
     Refusal(
-        "saml_signature_invalid-look-alike-certificate-subject",
         "saml_signature_invalid",
+        "look-alike-certificate-subject",
         at_acs(_look_alike),
         never_created=(NEW,),
         then=_look_alike_then,
     ),
     Refusal(
-        "saml_signature_invalid-another-key-without-keyinfo",
         "saml_signature_invalid",
+        "another-key-without-keyinfo",
         at_acs(
             lambda given: resign_with(
                 idp_response(given.acme, NEW), given.attacker_key, include_key_info=False
@@ -224,8 +224,8 @@ CASES += [
         then=fingerprints(acme_fingerprint, lambda given: []),
     ),
     Refusal(
-        "saml_signature_invalid-valid-assertion-in-a-response-signed-by-another-key",
         "saml_signature_invalid",
+        "valid-assertion-in-a-response-signed-by-another-key",
         at_acs(_another_key_inside),
         needs=WITH_ATTACKER,
         never_created=(NEW,),
@@ -233,23 +233,23 @@ CASES += [
     ),
     *(
         Refusal(
-            f"saml_signature_invalid-rsa-sha1-{label}",
             "saml_signature_invalid",
+            f"rsa-sha1-{label}",
             at_acs(acme_response(algorithm="rsa-sha1", sign_response=sign_response)),
             never_created=(NEW,),
         )
         for label, sign_response in [("assertion", False), ("both", True)]
     ),
     Refusal(
-        "saml_signature_invalid-removed-certificate",
         "saml_signature_invalid",
+        "removed-certificate",
         _removed_certificate,
         never_created=(NEW,),
         then=_removed_certificate_then,
     ),
     Refusal(
-        "saml_signature_invalid-does-not-use-up-the-request",
         "saml_signature_invalid",
+        "does-not-use-up-the-request",
         _refused_without_using_up_the_request,
         needs=WITH_ATTACKER,
         then=_the_request_still_answers,
@@ -270,14 +270,14 @@ def _response_issuer_edited(given: Given) -> bytes:
 
 CASES += [
     Refusal(
-        "saml_issuer_mismatch-another-issuer",
         "saml_issuer_mismatch",
+        "another-issuer",
         at_acs(acme_response(issuer="http://www.okta.com/someone-else")),
         never_created=(NEW,),
     ),
     Refusal(
-        "saml_issuer_mismatch-response-issuer-differs-from-assertion-issuer",
         "saml_issuer_mismatch",
+        "response-issuer-differs-from-assertion-issuer",
         at_acs(_response_issuer_edited),
         never_created=(NEW,),
     ),
@@ -302,8 +302,8 @@ DESTINATIONS = {
 CASES += [
     *(
         Refusal(
-            f"saml_audience_mismatch-{name}",
             "saml_audience_mismatch",
+            f"{name}",
             at_acs(acme_response(**options)),
             never_created=(NEW,),
         )
@@ -311,8 +311,8 @@ CASES += [
     ),
     *(
         Refusal(
-            f"saml_destination_mismatch-{name}",
             "saml_destination_mismatch",
+            f"{name}",
             at_acs(acme_response(**options)),
             never_created=(NEW,),
         )
