@@ -16,6 +16,7 @@ from core.exceptions import NotFound
 
 
 def connection_get(*, name: str) -> Connection:
+    """The connection named ``name``, or ``NotFound`` (``connection_find`` returns None)."""
     try:
         return Connection.objects.select_related("company", "default_team").get(name=name)
     except Connection.DoesNotExist:

@@ -82,7 +82,7 @@ def scim_users(*, company: Company) -> QuerySet[User]:
     return User.objects.filter(company=company, scim_deleted_at__isnull=True).select_related("team")
 
 
-def scim_user_get(*, company: Company, scim_id: str) -> User | None:
+def scim_user_find(*, company: Company, scim_id: str) -> User | None:
     key = parse_scim_id(scim_id)
     return scim_users(company=company).filter(scim_id=key).first() if key else None
 
@@ -116,7 +116,7 @@ def scim_groups(*, company: Company) -> QuerySet[Team]:
     return Team.objects.filter(company=company)
 
 
-def scim_group_get(*, company: Company, scim_id: str) -> Team | None:
+def scim_group_find(*, company: Company, scim_id: str) -> Team | None:
     key = parse_scim_id(scim_id)
     return scim_groups(company=company).filter(scim_id=key).first() if key else None
 

@@ -45,10 +45,10 @@ from provisioning.scim.provision import (
 )
 from provisioning.scim.users import parse_user, user_to_scim
 from provisioning.selectors import (
-    scim_group_get,
+    scim_group_find,
     scim_group_members,
     scim_group_page,
-    scim_user_get,
+    scim_user_find,
     scim_user_page,
     scim_user_reload,
 )
@@ -120,7 +120,7 @@ class UserView(ScimView):
     conflict_detail = USER_TAKEN
 
     def _user(self, scim_id: str) -> User:
-        user = scim_user_get(company=self.principal.company, scim_id=scim_id)
+        user = scim_user_find(company=self.principal.company, scim_id=scim_id)
         if user is None:
             raise ResourceNotFound(f"User {scim_id} not found.")
         return user
@@ -203,7 +203,7 @@ class GroupsView(ScimView):
 
 class GroupView(GroupsView):
     def _team(self, scim_id: str) -> Team:
-        team = scim_group_get(company=self.principal.company, scim_id=scim_id)
+        team = scim_group_find(company=self.principal.company, scim_id=scim_id)
         if team is None:
             raise ResourceNotFound(f"Group {scim_id} not found.")
         return team
