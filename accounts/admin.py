@@ -119,10 +119,8 @@ class UserAdmin(DjangoUserAdmin):
         "deactivated_at",
         "scim_deleted_at",
     )
-    actions = ["deprovision", "reactivate"]
-
-    def has_deprovision_permission(self, request) -> bool:
-        return request.user.has_perm("accounts.deprovision_user")
+    # The deprovision and reactivate actions are provisioning's (provisioning/admin.py): they
+    # end sessions and revoke tokens, one floor above accounts.
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
@@ -133,27 +131,6 @@ class UserAdmin(DjangoUserAdmin):
             (name, {**options, "fields": tuple(f for f in options["fields"] if f != "password")})
             for name, options in fieldsets
         ]
-
-    @admin.action(
-        description="Deprovision selected users (sign out everywhere, revoke tokens)",
-        permissions=["deprovision"],
-    )
-    def deprovision(self, request, queryset) -> None:
-        from provisioning.services import user_deprovision
-
-        users = [user for user in queryset if user.is_active and user.company_id]
-        for user in users:
-            user_deprovision(user=user, acting_user=request.user, reason="admin action")
-        self.message_user(request, f"Deprovisioned {len(users)} user(s).")
-
-    @admin.action(description="Reactivate selected users", permissions=["deprovision"])
-    def reactivate(self, request, queryset) -> None:
-        from provisioning.services import user_reactivate
-
-        users = [user for user in queryset if not user.is_active]
-        for user in users:
-            user_reactivate(user=user, acting_user=request.user, reason="admin action")
-        self.message_user(request, f"Reactivated {len(users)} user(s).")
 
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),

@@ -8,6 +8,7 @@ django-environ parses the values; these wrappers make every bad value fail at st
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -73,8 +74,6 @@ def read_list(name: str, *, default: list[str]) -> list[str]:
 
 
 def read_url(name: str, *, default: str | None = _UNSET, require_https: bool) -> str:
-    from urllib.parse import urlsplit
-
     value = read_str(name, default=default)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:

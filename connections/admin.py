@@ -55,11 +55,12 @@ class ConnectionAdmin(admin.ModelAdmin):
         "test_login",
         "sign_in_health",
         "unmatched_divisions",
-        "provisioning_credentials",
         "created_at",
         "updated_at",
     )
     inlines = [SigningCertificateInline]
+    # SCIM tokens and OAuth grants (their section, the "issue a SCIM token" action) are added by
+    # provisioning/admin.py, which registers a subclass: connections does not import provisioning.
     fieldsets = (
         (None, {"fields": ("company", "name", "status")}),
         ("Identity provider", {"fields": (
@@ -74,16 +75,8 @@ class ConnectionAdmin(admin.ModelAdmin):
         ("Provisioning", {"fields": ("provisioning", "default_team", "allow_idp_initiated", "attribute_mapping")}),
         ("Send to the customer", {"fields": ("service_provider_values", "setup_links")}),
         ("Diagnose", {"fields": ("test_login", "sign_in_health", "unmatched_divisions")}),
-        ("Provisioning credentials", {"fields": ("provisioning_credentials",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )  # fmt: skip
-
-    def get_fieldsets(self, request, obj=None):
-        fieldsets = super().get_fieldsets(request, obj)
-        if request.user.has_perm("provisioning.view_scimtoken"):
-            return fieldsets
-        # Support staff without access to credentials see no trace of them.
-        return [fs for fs in fieldsets if fs[0] != "Provisioning credentials"]
 
     def has_delete_permission(self, request, obj=None) -> bool:
         # A connection is disabled, never deleted: its audit trail and the users' history stay.
@@ -108,7 +101,7 @@ class ConnectionAdmin(admin.ModelAdmin):
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
         )
 
-    actions = ["refresh_metadata", "issue_setup_link", "revoke_setup_links", "issue_scim_token"]
+    actions = ["refresh_metadata", "issue_setup_link", "revoke_setup_links"]
 
     def has_issue_setup_link_permission(self, request) -> bool:
         return request.user.has_perm("connections.add_setuplink")
@@ -189,75 +182,6 @@ class ConnectionAdmin(admin.ModelAdmin):
             summary = "; ".join(changes.lines()) or "nothing changed"
             self.message_user(request, f"{connection.name}: {summary}.", messages.SUCCESS)
         return None
-
-    def has_issue_scim_token_permission(self, request) -> bool:
-        # The token is shown once to whoever issues it: only those who may hold a secret.
-        return request.user.has_perm("provisioning.add_scimtoken")
-
-    @admin.action(
-        description="Issue a SCIM token for each selected connection (shown once)",
-        permissions=["issue_scim_token"],
-    )
-    def issue_scim_token(self, request, queryset):
-        from provisioning.admin import render_issued_tokens
-        from provisioning.tokens import scim_token_issue
-
-        issued = [
-            scim_token_issue(
-                connection=connection,
-                label=f"issued in the admin by {request.user.email}",
-                acting_user=request.user,
-            )
-            for connection in queryset
-        ]
-        return render_issued_tokens(request, issued)
-
-    @admin.display(description="SCIM tokens and OAuth grants")
-    def provisioning_credentials(self, obj: Connection) -> str:
-        if not obj.pk:
-            return "-"
-        from provisioning.grants import scim_grants
-
-        tokens = obj.scim_tokens.order_by("-created_at")[:20]
-        token_rows = format_html_join(
-            "",
-            "<tr><td>token</td><td><code>{}…</code> {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    t.prefix,
-                    t.label,
-                    f"{t.created_at:%Y-%m-%d}",
-                    t.last_used_at and f"{t.last_used_at:%Y-%m-%d %H:%M}" or "never",
-                    "revoked" if t.revoked_at else "active",
-                )
-                for t in tokens
-            ),
-        )
-        grant_rows = format_html_join(
-            "",
-            "<tr><td>OAuth grant</td><td>{}</td><td>{}</td><td>authorized by {}</td><td>active</td></tr>",
-            (
-                (
-                    g.application.name if g.application else "-",
-                    f"{g.created:%Y-%m-%d}",
-                    g.user.email if g.user else "-",
-                )
-                for g in scim_grants(connection=obj)
-            ),
-        )
-        links = format_html(
-            '<a href="{}?connection__id__exact={}">manage tokens</a> · <a href="{}?connection={}">manage OAuth grants</a>',
-            reverse("admin:provisioning_scimtoken_changelist"),
-            obj.pk,
-            reverse("admin:provisioning_scimgrant_changelist"),
-            obj.name,
-        )
-        return format_html(
-            "<table><tr><th>kind</th><th>what</th><th>created</th><th>used / by</th><th>state</th></tr>{}{}</table><p>{}</p>",
-            token_rows,
-            grant_rows,
-            links,
-        )
 
     @admin.display(description="Metadata refresh")
     def metadata_status(self, obj: Connection) -> str:

@@ -9,8 +9,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import team_lookup
 from audit.models import Severity
 from audit.services import audit_record
+from connections.attributes import map_identity
 from connections.exceptions import (
     AttributeMissing,
     ConnectionDisabled,
@@ -24,8 +26,7 @@ from connections.models import (
     VerifiedSignIn,
 )
 from connections.sign_in.common import require_usable, secret_hash
-from provisioning.attributes import map_identity
-from provisioning.jit import jit_role, saml_user_resolve, team_lookup
+from connections.sign_in.identity import jit_role, saml_user_resolve
 
 
 def verified_sign_in_get(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
@@ -133,7 +134,7 @@ def mapping_warnings(connection: Connection, mapped) -> list[str]:
         )
     default = connection.default_team.name if connection.default_team else None
     if mapped.team:
-        exact, near_miss = team_lookup(company_id=connection.company_id, name=mapped.team)
+        exact, near_miss = team_lookup(company=connection.company, name=mapped.team)
         if exact is None:
             hint = (
                 f" Did you mean '{near_miss.name}'? Team names must match exactly."

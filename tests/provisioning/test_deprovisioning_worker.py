@@ -31,6 +31,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -164,8 +165,6 @@ def wait_for(condition: Callable[[], object], seconds: float, message: Callable[
 
 def _forget_queue(queue: str) -> None:
     """Leave nothing of this test's queue in Redis (messages, bindings, unacknowledged ones)."""
-    import redis
-
     client = redis.Redis.from_url(REDIS_URL)
     try:
         for tag, payload in client.hscan_iter("unacked"):
@@ -291,7 +290,7 @@ def test_a_worker_ends_both_sessions_and_the_personal_token_of_a_user_deactivate
 
     job = wait_until_completed(job, log=worker.text)
     # The worker did it, not the test process.
-    assert "Task provisioning.tasks.deprovision_complete[" in worker.text()
+    assert "Task provisioning.tasks.deprovisioning_run[" in worker.text()
     assert " succeeded in " in worker.text()
     assert job.attempts == 1
     assert_deprovisioned(person)  # sessions gone, token fails, login refused, grant kept
@@ -340,7 +339,7 @@ def test_a_task_whose_worker_is_killed_mid_way_is_completed_once_by_the_next_wor
 
     second = start_worker(hold_dir=hold_dir, visibility_timeout=VISIBILITY_TIMEOUT)
     job = wait_until_completed(job, VISIBILITY_TIMEOUT + COMPLETION_SECONDS, log=second.text)
-    assert "Task provisioning.tasks.deprovision_complete[" in second.text()
+    assert "Task provisioning.tasks.deprovisioning_run[" in second.text()
     assert job.attempts == 2
     assert completions() == 1
     assert_deprovisioned(person)

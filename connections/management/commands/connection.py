@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from accounts.models import Company, Team
+from accounts.selectors import company_find, team_lookup
 from connections.idp_metadata import parse_idp_metadata
 from connections.metadata import (
     connection_apply_metadata,
@@ -134,14 +134,12 @@ class Command(SubcommandCommand):
             and not (options["sign_on_url"] and options["cert"])
         ):
             raise Usage("Give --sign-on-url and --cert, or --metadata FILE_OR_URL, or --draft.")
-        company = Company.objects.filter(slug=options["company"]).first()
+        company = company_find(slug=options["company"])
         if company is None:
             raise Refused(f"No company has the slug '{options['company']}'.")
         default_team = None
         if options["default_team"]:
-            default_team = Team.objects.filter(
-                company=company, name=options["default_team"]
-            ).first()
+            default_team, _near_miss = team_lookup(company=company, name=options["default_team"])
             if default_team is None:
                 raise Refused(f"{company.slug} has no team named '{options['default_team']}'.")
         common = {
