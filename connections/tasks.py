@@ -4,6 +4,8 @@ import logging
 
 from celery import shared_task
 
+from connections.metadata import connection_refresh_metadata, metadata_refresh_due
+from connections.models import Connection
 from connections.services import certificates_expiry_warn, saml_state_purge
 from core.exceptions import ApplicationError
 
@@ -24,8 +26,6 @@ def saml_state_cleanup() -> int:
 def metadata_refresh_all() -> int:
     """Daily: one refresh task per connection imported from a metadata URL, so that one slow
     IdP (5 s at most) does not hold the others. Returns how many were queued."""
-    from connections.metadata import metadata_refresh_due
-
     due = metadata_refresh_due()
     for connection_id in due:
         metadata_refresh.delay(connection_id)
@@ -36,9 +36,6 @@ def metadata_refresh_all() -> int:
 def metadata_refresh(connection_id: int) -> bool:
     """Refresh one connection. A failure is recorded on the connection by the service (and is
     tomorrow's retry); it is not retried here, as the IdP's answer would be the same."""
-    from connections.metadata import connection_refresh_metadata
-    from connections.models import Connection
-
     connection = Connection.objects.filter(pk=connection_id).select_related("company").first()
     if connection is None or not connection.metadata_url:
         return False

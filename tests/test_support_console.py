@@ -16,6 +16,7 @@ from audit.services import audit_record
 from connections.models import Connection, ConnectionStatus, SetupLink
 from connections.services import connection_create
 from provisioning.models import ScimToken
+from provisioning.tokens import scim_token_issue
 from tests import idp_metadata_samples as samples
 from tests.certs import make_keypair
 from tests.connections.saml_helpers import idp_response, sign_in
@@ -116,8 +117,6 @@ def test_support_issues_and_revokes_setup_links_but_never_scim_tokens(support, a
 
 
 def test_support_never_sees_tokens_or_secrets(support, acme):
-    from provisioning.tokens import scim_token_issue
-
     scim_token_issue(connection=acme.connection, label="okta")
     page = support.get(reverse("admin:connections_connection_change", args=[acme.connection.pk]))
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from lxml import html
 
 from audit.models import AuditEvent
+from connections.metadata import connection_apply_metadata, metadata_from_url
 from connections.models import Connection, ConnectionStatus, SigningCertificate
 from tests import idp_metadata_samples as samples
 from tests.certs import make_keypair
@@ -50,6 +51,18 @@ def _add_values(staff_client, acme, **overrides) -> dict[str, str]:
 
 def _counts():
     return tuple(m.objects.count() for m in (Connection, SigningCertificate, AuditEvent))
+
+
+def _imported_from_url(acme, https_server, key) -> str:
+    """acme's connection imported from a URL the test server publishes (Okta metadata)."""
+    url = https_server.publish("/md", samples.okta([key]))
+    connection_apply_metadata(
+        connection=acme.connection,
+        metadata=metadata_from_url(url),
+        metadata_url=url,
+        source="import",
+    )
+    return url
 
 
 def _errors(response) -> dict:
@@ -176,11 +189,7 @@ def test_import_metadata_on_the_change_page_replaces_the_idp_side(staff_client, 
 def test_the_refresh_action_applies_a_rotation(
     staff_client, acme, https_server, allow, key_a, key_b
 ):
-    from connections.metadata import connection_apply_metadata, metadata_from_url
-
-    url = https_server.publish("/md", samples.okta([key_a]))
-    connection_apply_metadata(connection=acme.connection, metadata=metadata_from_url(url),
-                              metadata_url=url, source="import")  # fmt: skip
+    _imported_from_url(acme, https_server, key_a)
     https_server.publish("/md", samples.okta([key_a, key_b]))
 
     response = staff_client.post(
@@ -196,11 +205,7 @@ def test_the_refresh_action_applies_a_rotation(
 def test_a_failing_refresh_shows_on_the_connection_page(
     staff_client, acme, https_server, allow, key_a
 ):
-    from connections.metadata import connection_apply_metadata, metadata_from_url
-
-    url = https_server.publish("/md", samples.okta([key_a]))
-    connection_apply_metadata(connection=acme.connection, metadata=metadata_from_url(url),
-                              metadata_url=url, source="import")  # fmt: skip
+    _imported_from_url(acme, https_server, key_a)
     https_server.routes["/md"] = (503, {}, b"")
     staff_client.post(reverse(CHANGELIST), {"action": "refresh_metadata",
                                             "_selected_action": [acme.connection.pk]})  # fmt: skip
@@ -215,11 +220,7 @@ def test_a_failing_refresh_shows_on_the_connection_page(
 
 
 def test_clearing_the_metadata_url_stops_refreshes(staff_client, acme, https_server, allow, key_a):
-    from connections.metadata import connection_apply_metadata, metadata_from_url
-
-    url = https_server.publish("/md", samples.okta([key_a]))
-    connection_apply_metadata(connection=acme.connection, metadata=metadata_from_url(url),
-                              metadata_url=url, source="import")  # fmt: skip
+    url = _imported_from_url(acme, https_server, key_a)
     change = reverse("admin:connections_connection_change", args=[acme.connection.pk])
     data = _values(staff_client.get(change))
     assert data["metadata_url"] == url

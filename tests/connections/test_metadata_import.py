@@ -12,9 +12,13 @@ from django.core.management import CommandError, call_command
 from accounts.models import Company, User
 from audit.models import AuditEvent, Severity
 from connections.models import Connection, ConnectionStatus, SigningCertificate
+from connections.services import connection_set_status
+from connections.tasks import metadata_refresh_all
 from tests import idp_metadata_samples as samples
 from tests.certs import make_keypair
+from tests.connections.saml_helpers import assert_refused, post_to_acs, sign_in, signed_in_email
 from tests.metadata_server import HOST
+from tests.saml_idp import TestIdP, okta_attributes
 
 
 @pytest.fixture(scope="module")
@@ -358,9 +362,6 @@ def test_refresh_of_a_connection_without_url_is_refused(acme):
 def test_refresh_task_covers_connections_with_a_url_except_disabled(
     from_url, globex, https_server, key_b
 ):
-    from connections.services import connection_set_status
-    from connections.tasks import metadata_refresh_all
-
     https_server.publish(
         "/app/exk1/sso/saml/metadata", samples.okta([key_b], app="exk1", org="acme")
     )
@@ -380,8 +381,6 @@ def test_a_rotation_published_at_the_url_is_picked_up_and_signs_in(
 ):
     """The IdP starts signing with key B: refused until the refresh, then B signs people in,
     and once A leaves the metadata, A's signatures are refused."""
-    from tests.connections.saml_helpers import assert_refused, post_to_acs, sign_in, signed_in_email
-    from tests.saml_idp import TestIdP, okta_attributes
 
     connection = Connection.objects.get(name="acme")
     idp_b = TestIdP(entity_id="http://www.okta.com/exk1", keypair=key_b)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -457,8 +458,6 @@ def test_every_input_has_a_label_and_there_is_no_inline_script_or_style(draft, l
 
 
 def test_the_stylesheet_shows_keyboard_focus_and_fits_a_phone():
-    from pathlib import Path
-
     css = (
         Path(__file__).resolve().parents[2] / "connections/static/connections/setup.css"
     ).read_text()
