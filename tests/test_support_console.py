@@ -4,7 +4,7 @@ signing in to the admin, the default-team rule, user list filters, unmatched div
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
@@ -274,3 +274,29 @@ def test_the_connection_page_lists_divisions_without_a_team(support, acme, clien
         ["Field Ops", "2"],
         ["sales", "1"],
     ]
+
+
+def test_actions_need_their_permission_even_when_forged(client, acme):
+    """A staff user who may only look at connections sees no action, and posting one anyway
+    changes nothing."""
+    viewer = User.objects.create_user("viewer@sso.test", PASSWORD, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_connection"))
+    client.post("/admin/login/?next=/admin/", {"username": viewer.email, "password": PASSWORD})
+    draft = connection_create(company=acme.company, name="acme-new", sign_on_url="",
+                              certificate_data=None, status=ConnectionStatus.DRAFT)  # fmt: skip
+    changelist = reverse("admin:connections_connection_changelist")
+
+    assert _actions(client.get(changelist)) == set()
+    for action in (
+        "issue_setup_link",
+        "revoke_setup_links",
+        "refresh_metadata",
+        "issue_scim_token",
+    ):
+        client.post(
+            changelist, {"action": action, "_selected_action": [draft.pk, acme.connection.pk]}
+        )
+
+    assert not SetupLink.objects.exists()
+    assert not ScimToken.objects.exists()
+    assert not AuditEvent.objects.filter(actor=viewer).exists()
