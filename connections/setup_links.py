@@ -56,7 +56,7 @@ class IssuedLink:
     url: str
 
 
-def actor_label(link: SetupLink) -> str:
+def link_actor_label(link: SetupLink) -> str:
     return f"setup link #{link.pk}"
 
 
@@ -66,7 +66,7 @@ def setup_link_issue(
     connection: Connection,
     days: int = DEFAULT_DAYS,
     acting_user: User | None = None,
-    actor_label_: str = "",
+    actor_label: str = "",
 ) -> IssuedLink:
     """A new link for a draft connection; any earlier live link of it is revoked (one at a time)."""
     if not 1 <= days <= MAX_DAYS:
@@ -76,7 +76,7 @@ def setup_link_issue(
         raise ValidationFailed(
             f"{connection.name} is {connection.status}; setup links are for draft connections."
         )
-    _revoke_live(connection, acting_user, actor_label_, reason="replaced by a new link")
+    _revoke_live(connection, acting_user, actor_label, reason="replaced by a new link")
     token = secrets.token_urlsafe(TOKEN_BYTES)
     now = timezone.now()
     link = SetupLink.objects.create(
@@ -87,13 +87,13 @@ def setup_link_issue(
         created_by=acting_user
         if acting_user is not None and acting_user.is_authenticated
         else None,
-        created_by_label=actor_label_ or (acting_user.email if acting_user else "system"),
+        created_by_label=actor_label or (acting_user.email if acting_user else "system"),
     )
     audit_record(
         action="connection.setup_link_issued",
         connection=connection,
         actor=acting_user,
-        actor_label=actor_label_,
+        actor_label=actor_label,
         target=connection.name,
         details={"link": link.pk, "expires_at": link.expires_at.isoformat(), "days": days},
     )
@@ -103,11 +103,11 @@ def setup_link_issue(
 
 @transaction.atomic
 def setup_link_revoke(
-    *, connection: Connection, acting_user: User | None = None, actor_label_: str = ""
+    *, connection: Connection, acting_user: User | None = None, actor_label: str = ""
 ) -> int:
     """Revoke the connection's live links; returns how many."""
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
-    return _revoke_live(connection, acting_user, actor_label_, reason="revoked")
+    return _revoke_live(connection, acting_user, actor_label, reason="revoked")
 
 
 def _revoke_live(connection: Connection, acting_user, label: str, *, reason: str) -> int:
@@ -183,7 +183,7 @@ def setup_link_configure(
     link = SetupLink.objects.select_for_update().select_related("connection").get(pk=link.pk)
     setup_link_check(link)
     connection = link.connection
-    label = actor_label(link)
+    label = link_actor_label(link)
     if default_team is not None and default_team.company_id != connection.company_id:
         raise NotFound("No such team.")  # the form offers only the company's teams
     if metadata is not None:
@@ -236,7 +236,9 @@ def setup_link_activate(*, link: SetupLink) -> Connection:
             "identity provider and this connection trust each other."
         )
     connection = connection_set_status(
-        connection=link.connection, status=ConnectionStatus.ACTIVE, actor_label=actor_label(link)
+        connection=link.connection,
+        status=ConnectionStatus.ACTIVE,
+        actor_label=link_actor_label(link),
     )
     link.used_at = timezone.now()
     link.save(update_fields=["used_at"])
@@ -248,7 +250,7 @@ def _audit(link: SetupLink, action: str, **details) -> None:
     audit_record(
         action=action,
         connection=link.connection,
-        actor_label=actor_label(link),
+        actor_label=link_actor_label(link),
         target=link.connection.name,
         details={"link": link.pk, **details},
     )

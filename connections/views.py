@@ -20,8 +20,7 @@ from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefus
 from connections.models import Connection
 from connections.redirects import safe_next_path
 from connections.selectors import connection_for_sign_in, connections_for_email
-from connections.setup_links import actor_label as setup_actor_label
-from connections.setup_links import setup_link_record_test
+from connections.setup_links import link_actor_label, setup_link_record_test
 from connections.setup_views import SESSION_KEY as SETUP_SESSION_KEY
 from connections.setup_views import link_for_test
 from connections.sign_in import (
@@ -200,7 +199,7 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
             report = sign_in_test_report(
                 record=record,
                 browser_secret=browser_secret,
-                actor_label=setup_actor_label(link) if link else "",
+                actor_label=link_actor_label(link) if link else "",
             )
             if link is not None:
                 setup_link_record_test(link=link, report=report)

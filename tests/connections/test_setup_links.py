@@ -44,7 +44,7 @@ def draft(acme) -> Connection:
 
 @pytest.fixture
 def link_url(draft) -> str:
-    return setup_link_issue(connection=draft, actor_label_="command").url
+    return setup_link_issue(connection=draft, actor_label="command").url
 
 
 @pytest.fixture

@@ -198,14 +198,14 @@ class Command(SubcommandCommand):
     def handle_setup_link(self, *, name: str, days: int, revoke: bool, **_: Any) -> None:
         connection = connection_get(name=name)
         if revoke:
-            count = setup_link_revoke(connection=connection, actor_label_=self.actor_label)
+            count = setup_link_revoke(connection=connection, actor_label=self.actor_label)
             self.stdout.write(
                 f"Revoked {count} setup link(s) of {connection.name}."
                 if count
                 else f"{connection.name} has no live setup link."
             )
             return
-        issued = setup_link_issue(connection=connection, days=days, actor_label_=self.actor_label)
+        issued = setup_link_issue(connection=connection, days=days, actor_label=self.actor_label)
         self.stdout.write(issued.url)
         self.stderr.write(
             f"Send this link to the customer's IT admin; it works for {days} day(s) "
