@@ -45,6 +45,17 @@ class SamlSignatureInvalid(SignInRefused):
     default_message = "The identity provider's signature does not match the certificate we have for this connection."
 
 
+class SamlSignatureAlgorithmRefused(SamlSignatureInvalid):
+    """Signed with SHA-1: the certificate may be right, the algorithm is not. Same SPEC code;
+    its message names the algorithm and where the IdP's admin changes it (see
+    ``connections.idp_hints``)."""
+
+    default_message = (
+        "The identity provider signs with SHA-1, which is no longer safe. Ask your IT team to set "
+        "the SAML signature algorithm to SHA-256."
+    )
+
+
 class SamlIssuerMismatch(SignInRefused):
     code = "saml_issuer_mismatch"
     default_message = "The response comes from a different identity provider than configured."

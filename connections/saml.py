@@ -12,7 +12,7 @@ import logging
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -52,6 +52,11 @@ class VerifiedAssertion:
     name_id_format: str
     session_index: str
     attributes: dict[str, list[str]]
+    # Name -> FriendlyName, for the attributes that have one (Keycloak's X.500 mappers...).
+    friendly_names: dict[str, str] = field(default_factory=dict)
+    # Kept for Single Logout: a LogoutRequest names the person exactly as the assertion did.
+    name_qualifier: str = ""
+    sp_name_qualifier: str = ""
 
 
 def xmlsec_binary() -> str:
@@ -216,10 +221,13 @@ def _read_assertion(response: Any) -> VerifiedAssertion:
     assertion = response.assertion
     name_id = response.name_id
     attributes: dict[str, list[str]] = {}
+    friendly_names: dict[str, str] = {}
     for statement in assertion.attribute_statement or []:
         for attribute in statement.attribute or []:
             values = [value.text.strip() for value in attribute.attribute_value or [] if value.text]
             attributes.setdefault(attribute.name, []).extend(values)
+            if attribute.friendly_name:
+                friendly_names.setdefault(attribute.name, attribute.friendly_name)
     session_index = ""
     if assertion.authn_statement:
         session_index = assertion.authn_statement[0].session_index or ""
@@ -230,4 +238,7 @@ def _read_assertion(response: Any) -> VerifiedAssertion:
         name_id_format=(name_id.format or "") if name_id is not None else "",
         session_index=session_index,
         attributes=attributes,
+        friendly_names=friendly_names,
+        name_qualifier=(name_id.name_qualifier or "") if name_id is not None else "",
+        sp_name_qualifier=(name_id.sp_name_qualifier or "") if name_id is not None else "",
     )

@@ -26,6 +26,7 @@ from connections.certificates import format_fingerprint
 from connections.exceptions import (
     SamlInResponseToMismatch,
     SamlMalformed,
+    SamlSignatureAlgorithmRefused,
     SamlSignatureInvalid,
     SamlSignatureMissing,
 )
@@ -256,16 +257,34 @@ def _check_algorithms(signature: Element) -> None:
     method = signature.find(f"{_q(DS, 'SignedInfo')}/{_q(DS, 'SignatureMethod')}")
     algorithm = method.get("Algorithm", "") if method is not None else ""
     if algorithm not in ALLOWED_SIGNATURE_METHODS:
-        raise SamlSignatureInvalid(
-            extra={"reason": f"signature algorithm not accepted: {algorithm or 'none'}"}
-        )
+        _refuse_algorithm(algorithm, "SignatureMethod")
     for digest in signature.iter(_q(DS, "DigestMethod")):
         if digest.get("Algorithm", "") not in ALLOWED_DIGEST_METHODS:
-            raise SamlSignatureInvalid(
-                extra={
-                    "reason": f"digest algorithm not accepted: {digest.get('Algorithm') or 'none'}"
-                }
-            )
+            _refuse_algorithm(digest.get("Algorithm", ""), "DigestMethod")
+
+
+# SHA-1 by name: IdPs that default to it (OneLogin) are told so, not that the certificate is wrong.
+_SHA1_ALGORITHMS = {
+    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": "RSA-SHA1",
+    "http://www.w3.org/2000/09/xmldsig#dsa-sha1": "DSA-SHA1",
+    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1": "ECDSA-SHA1",
+    "http://www.w3.org/2000/09/xmldsig#sha1": "SHA-1",
+}
+
+
+def _refuse_algorithm(algorithm: str, where: str) -> None:
+    if algorithm in _SHA1_ALGORITHMS:
+        raise SamlSignatureAlgorithmRefused(
+            extra={
+                "reason": "SHA-1 is refused",
+                "algorithm": algorithm,
+                "algorithm_name": _SHA1_ALGORITHMS[algorithm],
+                "where": where,
+            }
+        )
+    raise SamlSignatureInvalid(
+        extra={"reason": f"{where} algorithm not accepted: {algorithm[:200] or 'none'}"}
+    )
 
 
 def _status(root: Element) -> tuple[str, str]:

@@ -191,17 +191,21 @@ def sign_element(
     *,
     algorithm: Algorithm = "rsa-sha256",
     include_key_info: bool = True,
+    ds_prefix: str | None = "ds",
+    inclusive_prefixes: tuple[str, ...] = _INCLUSIVE_PREFIXES,
 ) -> etree._Element:
     """Sign ``element`` (an Assertion or Response with an ``ID``) in place, the way Okta does.
 
     The enveloped ``ds:Signature`` goes right after the element's ``Issuer``. Returns the Signature.
+    Other IdPs write the signature namespace differently (``ds_prefix``: ``dsig`` for Keycloak,
+    None for a default namespace as Entra ID does) and list no inclusive prefixes.
     """
     reference_id = element.get("ID")
     if not reference_id:
         raise ValueError("the element to sign needs an ID attribute")
     signature_uri, digest_uri, hash_class = _ALGORITHMS[algorithm]
 
-    signature = etree.Element(_q(NS_DS, "Signature"), nsmap={"ds": NS_DS})
+    signature = etree.Element(_q(NS_DS, "Signature"), nsmap={ds_prefix: NS_DS})
     signed_info = _sub(signature, NS_DS, "SignedInfo")
     _sub(signed_info, NS_DS, "CanonicalizationMethod", Algorithm=ALG_EXC_C14N)
     _sub(signed_info, NS_DS, "SignatureMethod", Algorithm=signature_uri)
@@ -209,10 +213,11 @@ def sign_element(
     transforms = _sub(reference, NS_DS, "Transforms")
     _sub(transforms, NS_DS, "Transform", Algorithm=ALG_ENVELOPED)
     exc = _sub(transforms, NS_DS, "Transform", Algorithm=ALG_EXC_C14N)
-    inclusive = etree.SubElement(
-        exc, _q(NS_EXC_C14N, "InclusiveNamespaces"), nsmap={"ec": NS_EXC_C14N}
-    )
-    inclusive.set("PrefixList", " ".join(_INCLUSIVE_PREFIXES))
+    if inclusive_prefixes:
+        inclusive = etree.SubElement(
+            exc, _q(NS_EXC_C14N, "InclusiveNamespaces"), nsmap={"ec": NS_EXC_C14N}
+        )
+        inclusive.set("PrefixList", " ".join(inclusive_prefixes))
     _sub(reference, NS_DS, "DigestMethod", Algorithm=digest_uri)
     digest_value = _sub(reference, NS_DS, "DigestValue")
     signature_value = _sub(signature, NS_DS, "SignatureValue")
@@ -237,7 +242,7 @@ def sign_element(
     parsed = _follow(_reparse(element), path)
     _detach(parsed[element.index(signature)])
     digest = hashes.Hash(hash_class())
-    digest.update(_c14n(parsed, _INCLUSIVE_PREFIXES))
+    digest.update(_c14n(parsed, inclusive_prefixes))
     digest_value.text = base64.b64encode(digest.finalize()).decode()
 
     # SignedInfo is canonicalized where it stands, so the ds namespace comes from Signature.

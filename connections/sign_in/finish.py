@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.selectors import team_lookup
 from audit.models import Severity
 from audit.services import audit_record
-from connections.attributes import map_identity
+from connections.attributes import describe_sent, map_identity
 from connections.exceptions import (
     AttributeMissing,
     ConnectionDisabled,
@@ -53,16 +53,59 @@ def verified_sign_in_get(*, connection: Connection, finish_token: str | None) ->
 
 def sign_in_identity(record: VerifiedSignIn):
     identity = record.identity
+    friendly_names = identity.get("friendly_names") or {}
     mapped = map_identity(
         attributes=identity["attributes"],
         name_id=identity["name_id"],
         overrides=record.connection.attribute_mapping,
+        friendly_names=friendly_names,
     )
     if mapped is None:
-        raise AttributeMissing(
-            extra={"name_id": identity["name_id"], "attributes": sorted(identity["attributes"])}
+        raise attribute_missing(
+            name_id=identity["name_id"],
+            name_id_format=identity.get("name_id_format", ""),
+            sent=describe_sent(identity["attributes"], friendly_names),
+            overrides=record.connection.attribute_mapping,
         )
     return mapped
+
+
+# How many attribute names a refusal lists, and how much of each (an IdP may send hundreds of
+# group claims; the names are the IdP's, but nothing unbounded goes on a page or in a record).
+_LISTED_ATTRIBUTES = 25
+_NAME_CHARS = 120
+
+
+def attribute_missing(
+    *, name_id: str, name_id_format: str, sent: list[str], overrides: dict
+) -> AttributeMissing:
+    """The refusal when no email can be read: it says what the IdP did send (the NameID's
+    format and the attribute names, never their values) and where we looked."""
+    listed = [name[:_NAME_CHARS] for name in sent[:_LISTED_ATTRIBUTES]]
+    more = len(sent) - len(listed)
+    seen = ", ".join(listed) + (f" and {more} more" if more > 0 else "")
+    format_name = (name_id_format or "unspecified").rsplit(":", 1)[-1]
+    where = (
+        f"in the attribute '{overrides['email']}' (this connection's mapping)"
+        if overrides.get("email")
+        else "in an attribute named 'email'"
+    )
+    message = (
+        "The identity provider sent no usable email address: its NameID (format "
+        f"'{format_name}') is not one, and "
+        + (f"it sent these attributes: {seen}. " if sent else "it sent no attributes. ")
+        + f"Ask your IT team to send the email address {where}, or as the NameID."
+    )
+    return AttributeMissing(
+        message,
+        extra={
+            "name_id": name_id[:_NAME_CHARS],
+            "name_id_format": name_id_format[:_NAME_CHARS],
+            "attributes": listed,
+            "attributes_not_listed": max(more, 0),
+            "looked_for": overrides.get("email") or "the default email names",
+        },
+    )
 
 
 def sign_in_complete(*, record: VerifiedSignIn, browser_secret: str | None) -> User:

@@ -21,10 +21,12 @@ from connections.exceptions import (
     SamlMalformed,
     SamlNotYetValid,
     SamlReplayed,
+    SamlSignatureAlgorithmRefused,
     SamlSignatureInvalid,
     SamlStatusFailure,
     SamlUnsolicited,
 )
+from connections.idp_hints import idp_product
 from connections.models import (
     Connection,
     ConnectionStatus,
@@ -55,6 +57,8 @@ def acs_receive(
         raise ConnectionDisabled(extra={"status": connection.status})
     try:
         inspected = inspect_response(decode_post(saml_response))
+    except SamlSignatureAlgorithmRefused as error:
+        raise algorithm_refused(connection, error) from None
     except SamlSignatureInvalid as error:
         error.extra["configured_certificates"] = _configured_fingerprints(connection)
         raise
@@ -116,6 +120,23 @@ def acs_receive(
             expires_at=timezone.now() + VERIFIED_SIGN_IN_LIFETIME,
         )
     return ReceivedSignIn(finish_token=token, verified=record)
+
+
+def algorithm_refused(
+    connection: Connection, error: SamlSignatureAlgorithmRefused
+) -> SamlSignatureAlgorithmRefused:
+    """SHA-1: the message names the algorithm and the fix in the IdP the connection is
+    configured with; the detail for support says the same, and no certificate is blamed."""
+    product = idp_product(connection)
+    name = error.extra["algorithm_name"]
+    used = f"{name} digests" if error.extra["where"] == "DigestMethod" else name
+    message = (
+        f"The sign-in was refused because {product.name} signs with {used}, which is no longer "
+        f"safe. Ask your IT team to {product.sha256_steps}."
+    )
+    return SamlSignatureAlgorithmRefused(
+        message, extra={**error.extra, "idp_product": product.name, "fix": product.sha256_steps}
+    )
 
 
 def _check_issuer(connection: Connection, inspected: InspectedResponse) -> str:
