@@ -281,7 +281,10 @@ def _verify_in_process(connection: Connection, inspected: InspectedResponse) -> 
             raise SamlMalformed(extra={"reason": error.reason}) from None
         except saml_crypto.SignatureRefused as error:
             raise SamlSignatureInvalid(
-                extra={"reason": f"{etree.QName(element).localname}: {error.reason}"}
+                extra={
+                    "reason": "the signature does not verify",
+                    "diagnosis": f"{etree.QName(element).localname}: {error.reason}",
+                }
             ) from None
     return _read_tree(inspected)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
 from django.db import IntegrityError, connections, models, router, transaction
 
 from core.exceptions import Conflict, ValidationFailed
@@ -67,7 +67,12 @@ def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
         raise ValueError("delete_returning() takes filters on the model's own table only")
     using = router.db_for_write(model)
     connection = connections[using]
-    where, params = query.get_compiler(using=using).compile(query.where)
+    try:
+        where, params = query.get_compiler(using=using).compile(query.where)
+    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
+        return []
+    except FullResultSet:
+        where = ""
     if not where:
         raise ValueError("delete_returning() refuses to delete every row")
     quote = connection.ops.quote_name
