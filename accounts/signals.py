@@ -12,8 +12,10 @@ def record_session(sender, request, user, **kwargs) -> None:
         return
     if request.session.session_key is None:
         request.session.save()
-    UserSession.objects.get_or_create(
-        session_key=request.session.session_key, defaults={"user": user}
+    # One statement (INSERT ... ON CONFLICT DO NOTHING): the key is new at every login but one,
+    # the same person signing in again in the same session, whose record is already there.
+    UserSession.objects.bulk_create(
+        [UserSession(session_key=request.session.session_key, user=user)], ignore_conflicts=True
     )
 
 

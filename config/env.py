@@ -107,3 +107,12 @@ def read_redis_url(name: str) -> str | None:
             f"{name} must be a redis://, rediss:// or unix:// URL; got {value!r}"
         )
     return value
+
+
+def read_choice(name: str, *, default: str, choices: tuple[str, ...]) -> str:
+    value = _raw(name)
+    if not value:
+        return default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value

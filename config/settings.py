@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import secrets
+import sqlite3
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     read_bool,
+    read_choice,
     read_database,
     read_int,
     read_list,
@@ -40,6 +42,11 @@ BASE_URL = read_url(
 )
 
 SAML_CLOCK_SKEW_SECONDS = read_int("SAML_CLOCK_SKEW_SECONDS", default=120, minimum=0, maximum=900)
+# How SAML signatures are verified (connections/saml.py): "xmlsec", in process (the default), or
+# "xmlsec1", stock pysaml2 running the xmlsec1 program; both refuse exactly the same responses.
+SAML_SIGNATURE_BACKEND = read_choice(
+    "SAML_SIGNATURE_BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")
+)
 
 # Hosts whose IdP metadata URL may resolve to a private address or use plain http (in-house
 # IdPs, tests); every other metadata URL is https to a public address (connections.metadata_fetch).
@@ -94,6 +101,30 @@ DATABASES = {
     "default": read_database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# --- a lean database path (issue 13) ---
+# Persistent connections: a new connection costs ~10 ms on PostgreSQL, more than a whole sign-in.
+# Each process keeps its connection DATABASE_CONN_MAX_AGE seconds (0: one per request, the default
+# in debug, where runserver's thread per request would only pile them up), checked before reuse.
+DATABASES["default"]["CONN_MAX_AGE"] = read_int(
+    "DATABASE_CONN_MAX_AGE", default=0 if DEBUG else 60, minimum=0, maximum=3600
+)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if sqlite3.sqlite_version_info < (3, 35):
+        raise ImproperlyConfigured(
+            f"SQLite 3.35 or later is required (DELETE ... RETURNING); {sqlite3.sqlite_version} is"
+        )
+    # WAL: readers never wait for the writer, and a commit appends to the log instead of
+    # rewriting pages; synchronous=NORMAL is safe with WAL (a power cut may lose the last
+    # commits, never corrupts) and spares an fsync per commit. Both on every new connection.
+    # IMMEDIATE: a transaction takes the write lock when it begins, so two processes writing
+    # at once wait for each other (busy timeout) instead of failing with "database is locked".
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+            "transaction_mode": "IMMEDIATE",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -142,6 +173,8 @@ CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
 
 # --- security ------------------------------------------------------------------------------
+# Django's database sessions, each written once per request (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -1,12 +1,16 @@
-"""A hostile-XML gate and a structural reading of a SAML Response, before pysaml2 sees it.
+"""A hostile-XML gate and a structural reading of a SAML Response: the one parse of it.
 
-pysaml2 verifies signatures, but several attacks live in what it leaves to the application:
-DTDs and entities, comments that split a NameID (its text reads differently from what was
-signed), signature wrapping (a second assertion beside or around the signed one), and responses
-whose Destination, Recipient or Audience are simply absent. This module refuses all of those on
-the raw bytes with defusedxml, and extracts the values the adapter checks. Nothing it reads is
-trusted for acceptance: the identity comes from pysaml2's verified object, and the two are
-cross-checked (see ``connections.saml``).
+Several attacks live in what a signature check alone leaves to the application: DTDs and
+entities, comments that split a NameID (its text reads differently from what was signed),
+signature wrapping (a second assertion beside or around the signed one, a signature that covers
+another element than the one it sits in), and responses whose Destination, Recipient or
+Audience are simply absent. This module refuses all of those, on the raw bytes first, then on
+the tree of the one parse (``saml_crypto.parse``: no DTD, no entity, no network, no ID
+registered), and extracts the values the sign-in checks. Each signature must already fit the
+signature profile here (``saml_crypto.check_signature_profile``), whichever backend verifies it.
+
+Nothing read here is trusted before the adapter (``connections.saml``) has verified the
+signatures of this same tree, which it then reads the verified assertion from.
 """
 
 from __future__ import annotations
@@ -14,14 +18,14 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from xml.etree.ElementTree import Element  # noqa: S405 - only the type; parsing is defusedxml
 
-from defusedxml import ElementTree as SafeElementTree
-from defusedxml.common import DefusedXmlException
+from lxml import etree
 
+from connections import saml_crypto
 from connections.certificates import format_fingerprint
 from connections.exceptions import (
     SamlInResponseToMismatch,
@@ -30,6 +34,8 @@ from connections.exceptions import (
     SamlSignatureInvalid,
     SamlSignatureMissing,
 )
+
+Element = etree._Element
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -48,25 +54,9 @@ _FORBIDDEN_MARKUP = re.compile(
 # The byte scan above only means something on UTF-8 (or ASCII) text.
 _XML_DECLARATION_ENCODING = re.compile(rb"^<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 
-# Signature algorithms we accept: SHA-1 is refused (collisions are practical), as are HMAC
-# methods (a "signature" keyed with a secret anyone can choose).
-ALLOWED_SIGNATURE_METHODS = frozenset(
-    {
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256",
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha384",
-        "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512",
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256",
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha384",
-        "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
-    }
-)
-ALLOWED_DIGEST_METHODS = frozenset(
-    {
-        "http://www.w3.org/2001/04/xmlenc#sha256",
-        "http://www.w3.org/2001/04/xmldsig-more#sha384",
-        "http://www.w3.org/2001/04/xmlenc#sha512",
-    }
-)
+# Elements we cannot read (nothing decrypts yet) or whose meaning we do not know: an assertion
+# with a condition it cannot evaluate is invalid (saml-core 2.5.1.2).
+_UNSUPPORTED = ("EncryptedAssertion", "EncryptedID", "EncryptedAttribute", "Condition")
 
 
 def _q(namespace: str, tag: str) -> str:
@@ -76,6 +66,8 @@ def _q(namespace: str, tag: str) -> str:
 @dataclass(frozen=True)
 class InspectedResponse:
     xml: bytes
+    root: Element
+    assertion: Element | None
     response_id: str
     response_issuer: str | None
     assertion_issuer: str
@@ -91,11 +83,26 @@ class InspectedResponse:
     not_before: datetime | None
     not_on_or_after: datetime | None
     confirmation_not_on_or_after: tuple[datetime, ...]
+    confirmation_not_before: tuple[datetime, ...] = ()
+    # IssueInstant of the Response and of the Assertion.
+    issue_instants: tuple[datetime, ...] = ()
+    session_not_on_or_after: datetime | None = None
     key_info_fingerprints: tuple[str, ...] = field(default=())
 
     @property
     def status_ok(self) -> bool:
         return self.status_code == STATUS_SUCCESS
+
+    @property
+    def signed_elements(self) -> tuple[Element, ...]:
+        """The elements whose signatures must verify: the Response's first (it covers the
+        assertion), then the Assertion's."""
+        signed = []
+        if self.response_signed:
+            signed.append(self.root)
+        if self.assertion_signed and self.assertion is not None:
+            signed.append(self.assertion)
+        return tuple(signed)
 
 
 def decode_post(saml_response: str | None) -> bytes:
@@ -120,21 +127,20 @@ def inspect_response(xml: bytes) -> InspectedResponse:
             extra={"reason": f"forbidden markup {forbidden.group(0).decode('ascii', 'replace')}"}
         )
     try:
-        root = SafeElementTree.fromstring(
-            xml, forbid_dtd=True, forbid_entities=True, forbid_external=True
-        )
-    except (DefusedXmlException, SafeElementTree.ParseError, ValueError) as error:
+        root = saml_crypto.parse(xml)
+    except saml_crypto.XmlRefused as error:
         raise SamlMalformed(extra={"reason": f"XML refused: {error}"}) from None
 
     if root.tag != _q(SAMLP, "Response"):
         raise SamlMalformed(extra={"reason": f"root element is {root.tag}, not a SAML Response"})
+    _check_version(root)
     _check_ids_unique(root)
+    unsupported = next(root.iter(*(_q(SAML, name) for name in _UNSUPPORTED)), None)
+    if unsupported is not None:
+        raise SamlMalformed(extra={"reason": f"{unsupported.tag} is not supported"})
 
     status_code, status_message = _status(root)
-    assertions = root.findall(f".//{_q(SAML, 'Assertion')}")
-    encrypted = root.findall(f".//{_q(SAML, 'EncryptedAssertion')}")
-    if encrypted:
-        raise SamlMalformed(extra={"reason": "encrypted assertions are not supported"})
+    assertions = list(root.iter(_q(SAML, "Assertion")))
     if status_code != STATUS_SUCCESS and not assertions:
         return _failure(xml, root, status_code, status_message)
     if len(assertions) != 1:
@@ -142,11 +148,11 @@ def inspect_response(xml: bytes) -> InspectedResponse:
             extra={"reason": f"{len(assertions)} assertions; exactly one is allowed"}
         )
     assertion = assertions[0]
-    if assertion not in list(root):
+    if assertion.getparent() is not root:
         raise SamlMalformed(extra={"reason": "the assertion is not a direct child of the Response"})
+    _check_version(assertion)
 
-    response_signed = _check_signature_placement(root, assertion)
-    assertion_signed = assertion.find(_q(DS, "Signature")) is not None
+    response_signed, assertion_signed = _check_signature_placement(root, assertion)
     if not (response_signed or assertion_signed):
         raise SamlSignatureMissing(
             extra={"reason": "neither the response nor the assertion is signed"}
@@ -154,11 +160,16 @@ def inspect_response(xml: bytes) -> InspectedResponse:
 
     conditions = assertion.find(_q(SAML, "Conditions"))
     confirmations = _bearer_confirmations(assertion)
+    not_before = _time(conditions.get("NotBefore")) if conditions is not None else None
+    not_on_or_after = _time(conditions.get("NotOnOrAfter")) if conditions is not None else None
+    _check_window(not_before, not_on_or_after, "Conditions")
     return InspectedResponse(
         xml=xml,
+        root=root,
+        assertion=assertion,
         response_id=root.get("ID", ""),
-        response_issuer=_text(root.find(_q(SAML, "Issuer"))),
-        assertion_issuer=_text(assertion.find(_q(SAML, "Issuer"))) or "",
+        response_issuer=text_of(root.find(_q(SAML, "Issuer"))),
+        assertion_issuer=text_of(assertion.find(_q(SAML, "Issuer"))) or "",
         destination=root.get("Destination"),
         in_response_to=_in_response_to(root, confirmations, response_signed=response_signed),
         status_code=status_code,
@@ -167,17 +178,22 @@ def inspect_response(xml: bytes) -> InspectedResponse:
         response_signed=response_signed,
         assertion_signed=assertion_signed,
         audiences=tuple(
-            _text(audience) or ""
+            text_of(audience) or ""
             for audience in assertion.findall(
                 f"{_q(SAML, 'Conditions')}/{_q(SAML, 'AudienceRestriction')}/{_q(SAML, 'Audience')}"
             )
         ),
         recipients=tuple(data.get("Recipient", "") for data in confirmations),
-        not_before=_time(conditions.get("NotBefore")) if conditions is not None else None,
-        not_on_or_after=_time(conditions.get("NotOnOrAfter")) if conditions is not None else None,
+        not_before=not_before,
+        not_on_or_after=not_on_or_after,
         confirmation_not_on_or_after=tuple(
             t for t in (_time(data.get("NotOnOrAfter")) for data in confirmations) if t
         ),
+        confirmation_not_before=tuple(
+            t for t in (_time(data.get("NotBefore")) for data in confirmations) if t
+        ),
+        issue_instants=(_issue_instant(root), _issue_instant(assertion)),
+        session_not_on_or_after=_authn_statement(assertion),
         key_info_fingerprints=_key_info_fingerprints(root),
     )
 
@@ -192,11 +208,20 @@ def _check_encoding(xml: bytes) -> None:
         raise SamlMalformed(extra={"reason": "the response is not UTF-8"}) from None
 
 
+def _check_version(element: Element) -> None:
+    if element.get("Version") != "2.0":
+        raise SamlMalformed(
+            extra={"reason": f"{etree.QName(element).localname} Version {element.get('Version')!r}"}
+        )
+
+
 def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -> InspectedResponse:
     return InspectedResponse(
         xml=xml,
+        root=root,
+        assertion=None,
         response_id=root.get("ID", ""),
-        response_issuer=_text(root.find(_q(SAML, "Issuer"))),
+        response_issuer=text_of(root.find(_q(SAML, "Issuer"))),
         assertion_issuer="",
         destination=root.get("Destination"),
         in_response_to=root.get("InResponseTo"),
@@ -213,10 +238,14 @@ def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -
     )
 
 
+# Every spelling of an ID a verifier might resolve a Reference against, xml:id included.
+_ID_ATTRIBUTES = ("ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id")
+
+
 def _check_ids_unique(root: Element) -> None:
     seen: set[str] = set()
     for element in root.iter():
-        for name in ("ID", "Id", "id"):
+        for name in _ID_ATTRIBUTES:
             value = element.get(name)
             if value is None:
                 continue
@@ -227,64 +256,35 @@ def _check_ids_unique(root: Element) -> None:
             seen.add(value)
 
 
-def _check_signature_placement(root: Element, assertion: Element) -> bool:
-    """Signatures may stand only as direct children of the Response or the Assertion, each with
-    one Reference to its own parent's ID. Anything else is a wrapping attempt."""
-    allowed_parents = {id(root): root, id(assertion): assertion}
-    parents = {id(child): parent for parent in root.iter() for child in parent}
-    response_signed = False
+def _check_signature_placement(root: Element, assertion: Element) -> tuple[bool, bool]:
+    """Signatures may stand only as direct children of the Response or the Assertion, each in
+    the signature profile (one Reference to its own parent's ID, the accepted algorithms).
+    Anything else is a wrapping attempt. Returns (response signed, assertion signed)."""
+    signed = {root: False, assertion: False}
     for signature in root.iter(_q(DS, "Signature")):
-        parent = parents.get(id(signature))
-        if parent is None or id(parent) not in allowed_parents:
+        parent = signature.getparent()
+        if parent not in signed:
             raise SamlMalformed(
                 extra={"reason": "a signature stands outside the Response and Assertion"}
             )
-        if len(parent.findall(_q(DS, "Signature"))) != 1:
-            raise SamlMalformed(extra={"reason": "more than one signature on one element"})
-        _check_algorithms(signature)
-        references = signature.findall(f"{_q(DS, 'SignedInfo')}/{_q(DS, 'Reference')}")
-        expected = f"#{parent.get('ID', '')}"
-        if len(references) != 1 or references[0].get("URI") != expected or expected == "#":
-            raise SamlMalformed(
-                extra={"reason": "the signature does not reference the element that carries it"}
-            )
-        if parent is root:
-            response_signed = True
-    return response_signed
-
-
-def _check_algorithms(signature: Element) -> None:
-    method = signature.find(f"{_q(DS, 'SignedInfo')}/{_q(DS, 'SignatureMethod')}")
-    algorithm = method.get("Algorithm", "") if method is not None else ""
-    if algorithm not in ALLOWED_SIGNATURE_METHODS:
-        _refuse_algorithm(algorithm, "SignatureMethod")
-    for digest in signature.iter(_q(DS, "DigestMethod")):
-        if digest.get("Algorithm", "") not in ALLOWED_DIGEST_METHODS:
-            _refuse_algorithm(digest.get("Algorithm", ""), "DigestMethod")
-
-
-# SHA-1 by name: IdPs that default to it (OneLogin) are told so, not that the certificate is wrong.
-_SHA1_ALGORITHMS = {
-    "http://www.w3.org/2000/09/xmldsig#rsa-sha1": "RSA-SHA1",
-    "http://www.w3.org/2000/09/xmldsig#dsa-sha1": "DSA-SHA1",
-    "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha1": "ECDSA-SHA1",
-    "http://www.w3.org/2000/09/xmldsig#sha1": "SHA-1",
-}
-
-
-def _refuse_algorithm(algorithm: str, where: str) -> None:
-    if algorithm in _SHA1_ALGORITHMS:
-        raise SamlSignatureAlgorithmRefused(
-            extra={
-                "reason": "SHA-1 is refused",
-                "algorithm": algorithm,
-                "algorithm_name": _SHA1_ALGORITHMS[algorithm],
-                "where": where,
-            }
-        )
-    raise SamlSignatureInvalid(
-        extra={"reason": f"{where} algorithm not accepted: {algorithm[:200] or 'none'}"}
-    )
+        try:
+            saml_crypto.check_signature_profile(signature, parent)
+        except saml_crypto.SignatureMisplaced as error:
+            raise SamlMalformed(extra={"reason": error.reason}) from None
+        except saml_crypto.WeakAlgorithm as error:
+            # SHA-1 (OneLogin's default): said as such, not as a certificate problem.
+            raise SamlSignatureAlgorithmRefused(
+                extra={
+                    "reason": error.reason,
+                    "algorithm": error.algorithm,
+                    "algorithm_name": error.name,
+                    "where": error.what,
+                }
+            ) from None
+        except saml_crypto.AlgorithmRefused as error:
+            raise SamlSignatureInvalid(extra={"reason": error.reason}) from None
+        signed[parent] = True
+    return signed[root], signed[assertion]
 
 
 def _status(root: Element) -> tuple[str, str]:
@@ -298,22 +298,59 @@ def _status(root: Element) -> tuple[str, str]:
     nested = code.find(_q(SAMLP, "StatusCode"))
     if nested is not None and nested.get("Value"):
         value = f"{value} / {nested.get('Value')}"
-    return value, _text(status.find(_q(SAMLP, "StatusMessage"))) or ""
+    return value, text_of(status.find(_q(SAMLP, "StatusMessage"))) or ""
 
 
 def _bearer_confirmations(assertion: Element) -> list[Element]:
+    """The SubjectConfirmationData of each bearer confirmation (the Web SSO profile has no
+    other method; one that is not bearer is refused rather than skipped)."""
     found = []
     subject = assertion.find(_q(SAML, "Subject"))
     if subject is None:
         raise SamlMalformed(extra={"reason": "the assertion has no Subject"})
-    for confirmation in subject.findall(_q(SAML, "SubjectConfirmation")):
+    for confirmation in subject.iterfind(_q(SAML, "SubjectConfirmation")):
         if confirmation.get("Method") != BEARER:
-            continue
+            raise SamlMalformed(
+                extra={"reason": f"subject confirmation {confirmation.get('Method')!r}"}
+            )
         data = confirmation.find(_q(SAML, "SubjectConfirmationData"))
-        found.append(data if data is not None else Element("empty"))
+        if data is None:
+            data = etree.Element("empty")
+        _check_window(_time(data.get("NotBefore")), _time(data.get("NotOnOrAfter")), "Subject")
+        address = data.get("Address")
+        if address is not None:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError:
+                raise SamlMalformed(extra={"reason": f"bad Address {address[:100]!r}"}) from None
+        found.append(data)
     if not found:
         raise SamlMalformed(extra={"reason": "no bearer SubjectConfirmation"})
     return found
+
+
+def _authn_statement(assertion: Element) -> datetime | None:
+    """The one AuthnStatement a Web SSO assertion carries; returns its SessionNotOnOrAfter."""
+    statements = assertion.findall(_q(SAML, "AuthnStatement"))
+    if len(statements) != 1:
+        raise SamlMalformed(
+            extra={"reason": f"{len(statements)} AuthnStatements; exactly one is required"}
+        )
+    return _time(statements[0].get("SessionNotOnOrAfter"))
+
+
+def _check_window(start: datetime | None, end: datetime | None, where: str) -> None:
+    if start and end and end <= start:
+        raise SamlMalformed(extra={"reason": f"{where}: NotOnOrAfter is not after NotBefore"})
+
+
+def _issue_instant(element: Element) -> datetime:
+    instant = _time(element.get("IssueInstant"))
+    if instant is None:
+        raise SamlMalformed(
+            extra={"reason": f"{etree.QName(element).localname} has no IssueInstant"}
+        )
+    return instant
 
 
 def _in_response_to(
@@ -349,7 +386,7 @@ def _key_info_fingerprints(root: Element) -> tuple[str, ...]:
     return tuple(dict.fromkeys(prints))
 
 
-def _text(element: Element | None) -> str | None:
+def text_of(element: Element | None) -> str | None:
     if element is None or element.text is None:
         return None
     return element.text.strip()
@@ -361,6 +398,6 @@ def _time(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise SamlMalformed(extra={"reason": f"bad timestamp {value!r}"}) from None
+        raise SamlMalformed(extra={"reason": f"bad timestamp {value[:100]!r}"}) from None
     # SAML times are UTC (saml-core 1.3.3); a missing zone is read as UTC, not local time.
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

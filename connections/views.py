@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.core.exceptions import RequestDataTooBig
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -34,6 +35,7 @@ from connections.sign_in import (
     sign_in_start,
     sign_in_test_report,
     sp_metadata_document,
+    verified_sign_in_consume,
     verified_sign_in_get,
 )
 
@@ -183,48 +185,58 @@ def acs(request: HttpRequest, name: str) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def finish(request: HttpRequest, name: str) -> HttpResponse:
+    """The verified sign-in completes here, in one transaction: consumed, the user resolved
+    (JIT), the audit event, the login and its session row."""
     connection = None
+    finish_token = request.COOKIES.get(FINISH_COOKIE)
+    report = link = None
     try:
         connection = _connection_or_refuse(name)
-        record = verified_sign_in_get(
-            connection=connection, finish_token=request.COOKIES.get(FINISH_COOKIE)
-        )
-        browser_secret = (
-            request.COOKIES.get(binding_cookie_name(record.request_id))
-            if record.request_id
-            else None
-        )
-        if record.test_login:
-            link = link_for_test(request, connection)
-            report = sign_in_test_report(
-                record=record,
-                browser_secret=browser_secret,
-                actor_label=link_actor_label(link) if link else "",
-            )
-            if link is not None:
-                setup_link_record_test(link=link, report=report)
-            context = {"connection": connection, "report": report, "setup_link": link}
-            page = render(request, "sso/test_result.html", context)
-            return _forget_cookies(page, connection, record)
-
         signed_in = request.user if request.user.is_authenticated else None
         if signed_in is not None and request.method == "GET":
-            identity = sign_in_identity(record)
-            if signed_in.email != identity.email:
+            pending = verified_sign_in_get(connection=connection, finish_token=finish_token)
+            if not pending.test_login and sign_in_identity(pending).email != signed_in.email:
                 # Never swap one person's session for another's silently: ask.
                 context = {
                     "connection": connection,
                     "current": signed_in,
-                    "incoming": identity.email,
+                    "incoming": sign_in_identity(pending).email,
                 }
                 return render(request, "sso/confirm_switch.html", context)
-        if request.method == "POST" and request.POST.get("choice") != "switch":
-            sign_in_discard(record=record)
-            return _forget_cookies(redirect("home"), connection, record)
-        user = sign_in_complete(record=record, browser_secret=browser_secret)
+        stay = request.method == "POST" and request.POST.get("choice") != "switch"
+        with transaction.atomic():
+            record = verified_sign_in_consume(connection=connection, finish_token=finish_token)
+            browser_secret = (
+                request.COOKIES.get(binding_cookie_name(record.request_id))
+                if record.request_id
+                else None
+            )
+            if record.test_login:
+                link = link_for_test(request, connection)
+                report = sign_in_test_report(
+                    record=record,
+                    browser_secret=browser_secret,
+                    actor_label=link_actor_label(link) if link else "",
+                )
+                if link is not None:
+                    setup_link_record_test(link=link, report=report)
+            elif not stay:  # staying who they are only uses the pending sign-in up
+                user = sign_in_complete(record=record, browser_secret=browser_secret)
+                django_login(request, user, backend=_MODEL_BACKEND)
+                # The session row, written here with the rest and only here (the middleware's
+                # save of the same data writes nothing: accounts.sessions).
+                request.session.save()
     except SignInRefused as error:
+        if connection is not None:
+            # A refused sign-in is used up (the refusal rolled its consumption back).
+            sign_in_discard(connection=connection, finish_token=finish_token)
         return _forget_cookies(_refused(request, error, connection), connection, None)
-    django_login(request, user, backend=_MODEL_BACKEND)
+    if report is not None:
+        context = {"connection": connection, "report": report, "setup_link": link}
+        page = render(request, "sso/test_result.html", context)
+        return _forget_cookies(page, connection, record)
+    if stay:
+        return _forget_cookies(redirect("home"), connection, record)
     return _forget_cookies(redirect(record.next_path or "home"), connection, record)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
+from django.db import IntegrityError, connections, models, router, transaction
 
 from core.exceptions import Conflict, ValidationFailed
 
@@ -46,3 +46,36 @@ def save_or_conflict(instance: M, conflict_message: str, **save_options: Any) ->
     except IntegrityError:
         raise Conflict(conflict_message) from None
     return instance
+
+
+def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
+    """Delete the rows of ``queryset`` and return them, in one statement: ``DELETE ... WHERE ...
+    RETURNING ...`` (PostgreSQL, and SQLite since 3.35). Reading a row and then deleting it
+    takes two statements, and two requests can both read it before either deletes it; here the
+    database hands each row to exactly one caller.
+
+    Django's ``QuerySet.delete()`` returns counts, not rows, so the statement is built here: the
+    queryset's own WHERE clause, compiled by Django (lookups and parameters adapted as in any
+    query), then run through ``Model.objects.raw``, which turns the returned columns into model
+    instances with the same converters as a SELECT. Only filters on the model's own table are
+    allowed (a DELETE has no joins); signals and cascades are not run, as with ``_raw_delete``.
+    """
+    model = queryset.model
+    query = queryset.query
+    # A filter on a foreign key leaves an unused join in the map; a filter across it uses it.
+    if sum(1 for count in query.alias_refcount.values() if count) > 1:
+        raise ValueError("delete_returning() takes filters on the model's own table only")
+    using = router.db_for_write(model)
+    connection = connections[using]
+    try:
+        where, params = query.get_compiler(using=using).compile(query.where)
+    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
+        return []
+    except FullResultSet:
+        where = ""
+    if not where:
+        raise ValueError("delete_returning() refuses to delete every row")
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
+    sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
+    return list(model.objects.raw(sql, params, using=using))

@@ -8,13 +8,13 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 
 
 @dataclass(frozen=True)
 class KeyPair:
-    key: rsa.RSAPrivateKey
+    key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
     certificate: x509.Certificate
 
     @property
@@ -45,6 +45,11 @@ def _rsa_key(bits: int, slot: str) -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=bits)
 
 
+@lru_cache(maxsize=8)
+def _ec_key(slot: str) -> ec.EllipticCurvePrivateKey:
+    return ec.generate_private_key(ec.SECP256R1())
+
+
 def make_keypair(
     common_name: str = "idp.example.test",
     *,
@@ -53,9 +58,11 @@ def make_keypair(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     issuer: KeyPair | None = None,
+    curve: bool = False,
 ) -> KeyPair:
-    """A self-signed (or ``issuer``-signed) certificate. ``slot`` picks a cached key."""
-    key = _rsa_key(bits, slot or common_name)
+    """A self-signed (or ``issuer``-signed) certificate. ``slot`` picks a cached key; ``curve``
+    makes it an EC (P-256) key instead of RSA."""
+    key = _ec_key(slot or common_name) if curve else _rsa_key(bits, slot or common_name)
     now = datetime.now(UTC)
     not_before = not_before or now - timedelta(days=1)
     not_after = not_after or now + timedelta(days=365)

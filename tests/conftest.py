@@ -48,6 +48,15 @@ def _tenant(slug: str) -> Tenant:
     return Tenant(company=company, connection=connection, teams=teams, admin=admin, member=member)
 
 
+@pytest.fixture(params=["xmlsec", "xmlsec1"])
+def signature_backend(request, settings) -> str:
+    """Run the test twice: with signatures verified in process (``xmlsec``, the default) and by
+    stock pysaml2 running the ``xmlsec1`` program. The SAML security tests use it (module-level
+    ``pytestmark``), which proves the fast path refuses exactly what the stock one refuses."""
+    settings.SAML_SIGNATURE_BACKEND = request.param
+    return request.param
+
+
 @pytest.fixture
 def acme(db) -> Tenant:
     return _tenant("acme")

@@ -4,7 +4,9 @@ three layout rules checked on it (see the README's layout section):
 - apps import downward only: core < audit < accounts < connections < provisioning (config, which
   wires them together, sits above them all and no app imports it);
 - no module imports another that (directly or not) imports it back;
-- only the SAML adapter and the development IdP beside it import pysaml2.
+- only the SAML adapter and the development IdP beside it import pysaml2;
+- only the in-process crypto module (``connections.saml_crypto``) imports the xmlsec binding:
+  one place owns libxmlsec1, its key handling and the one-libxml2 check.
 
 Every import counts, also one inside a function: a lazy import still ties the two modules.
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 LAYERS = ("core", "audit", "accounts", "connections", "provisioning")  # lowest first
 TOP = "config"
 SAML2_IMPORTERS = frozenset({"connections.saml", "connections.dev_idp_saml"})
+XMLSEC_IMPORTERS = frozenset({"connections.saml_crypto"})
 SKIPPED_DIRS = frozenset({".venv", ".git", "node_modules", "__pycache__", "var"})
 
 
@@ -204,4 +207,13 @@ def saml2_imports(edges: Iterable[Edge]) -> list[str]:
         f"{' and '.join(sorted(SAML2_IMPORTERS))} may (the adapter and the development IdP)"
         for edge in edges
         if edge.target == "saml2" and edge.source not in SAML2_IMPORTERS
+    ]
+
+
+def xmlsec_imports(edges: Iterable[Edge]) -> list[str]:
+    return [
+        f"{edge.where}: {edge.source} imports xmlsec, but only "
+        f"{' and '.join(sorted(XMLSEC_IMPORTERS))} may (the in-process SAML crypto)"
+        for edge in edges
+        if edge.target == "xmlsec" and edge.source not in XMLSEC_IMPORTERS
     ]

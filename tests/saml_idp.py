@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import base64
 import copy
+import hashlib
+import hmac
 import secrets
 import zlib
 from dataclasses import dataclass
@@ -28,7 +30,8 @@ from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from lxml import etree
 
 from tests.certs import KeyPair
@@ -42,10 +45,15 @@ NS_XS = "http://www.w3.org/2001/XMLSchema"
 NS_XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
 ALG_EXC_C14N = NS_EXC_C14N
+ALG_C14N = "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
 ALG_ENVELOPED = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
 ALG_RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
+ALG_RSA_SHA512 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha512"
 ALG_RSA_SHA1 = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
+ALG_ECDSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha256"
+ALG_HMAC_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
 ALG_SHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
+ALG_SHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
 ALG_SHA1 = "http://www.w3.org/2000/09/xmldsig#sha1"
 
 STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
@@ -64,11 +72,25 @@ BINDING_REDIRECT = "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"
 #: The identity every forged assertion claims; it must never be signed in.
 ATTACKER_NAME_ID = "attacker@evil.example"
 
-Algorithm = Literal["rsa-sha256", "rsa-sha1"]
+Algorithm = Literal["rsa-sha256", "rsa-sha1", "rsa-sha512", "ecdsa-sha256", "hmac-sha256"]
 _ALGORITHMS = {
     "rsa-sha256": (ALG_RSA_SHA256, ALG_SHA256, hashes.SHA256),
     "rsa-sha1": (ALG_RSA_SHA1, ALG_SHA1, hashes.SHA1),
+    "rsa-sha512": (ALG_RSA_SHA512, ALG_SHA512, hashes.SHA512),
+    # With an EC keypair (``make_keypair(curve=True)``); the value is r || s, as XML-DSig wants.
+    "ecdsa-sha256": (ALG_ECDSA_SHA256, ALG_SHA256, hashes.SHA256),
+    # Keyed with the signer's *certificate* (public): the classic forgery against a verifier
+    # that lets the message pick the algorithm.
+    "hmac-sha256": (ALG_HMAC_SHA256, ALG_SHA256, hashes.SHA256),
 }
+Digest = Literal["sha1", "sha256", "sha512"]
+_DIGESTS = {
+    "sha1": (ALG_SHA1, hashes.SHA1),
+    "sha256": (ALG_SHA256, hashes.SHA256),
+    "sha512": (ALG_SHA512, hashes.SHA512),
+}
+#: Okta's Reference transforms.
+OKTA_TRANSFORMS = (ALG_ENVELOPED, ALG_EXC_C14N)
 #: Okta lists ``xs`` as an inclusive prefix: it appears only inside ``xsi:type="xs:string"``, which
 #: exclusive c14n would otherwise not consider "visibly used".
 _INCLUSIVE_PREFIXES = ("xs",)
@@ -157,13 +179,15 @@ def _sub(parent: etree._Element, ns: str, name: str, text: str | None = None, **
 # --------------------------------------------------------------------------------------------------
 
 
-def _c14n(element: etree._Element, prefixes: tuple[str, ...] = ()) -> bytes:
+def _c14n(
+    element: etree._Element, prefixes: tuple[str, ...] = (), *, exclusive: bool = True
+) -> bytes:
     return etree.tostring(
         element,
         method="c14n",
-        exclusive=True,
+        exclusive=exclusive,
         with_comments=False,
-        inclusive_ns_prefixes=list(prefixes) or None,
+        inclusive_ns_prefixes=(list(prefixes) or None) if exclusive else None,
     )
 
 
@@ -185,18 +209,38 @@ def _reparse(element: etree._Element) -> etree._Element:
     return _parse(etree.tostring(element.getroottree()))
 
 
+def _signature_value(keypair: KeyPair, data: bytes, algorithm: Algorithm, hash_class) -> bytes:
+    if algorithm.startswith("hmac-"):
+        return hmac.new(keypair.cert_der, data, hashlib.sha256).digest()
+    if isinstance(keypair.key, ec.EllipticCurvePrivateKey):
+        r, s = decode_dss_signature(keypair.key.sign(data, ec.ECDSA(hash_class())))
+        size = (keypair.key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return keypair.key.sign(data, padding.PKCS1v15(), hash_class())
+
+
 def sign_element(
     element: etree._Element,
     keypair: KeyPair,
     *,
     algorithm: Algorithm = "rsa-sha256",
+    digest: Digest | None = None,
     include_key_info: bool = True,
+    key_info_keypair: KeyPair | None = None,
+    transforms: tuple[str, ...] = OKTA_TRANSFORMS,
+    canonicalization: str = ALG_EXC_C14N,
+    references: tuple[str, ...] | None = None,
     ds_prefix: str | None = "ds",
     inclusive_prefixes: tuple[str, ...] = _INCLUSIVE_PREFIXES,
 ) -> etree._Element:
     """Sign ``element`` (an Assertion or Response with an ``ID``) in place, the way Okta does.
 
     The enveloped ``ds:Signature`` goes right after the element's ``Issuer``. Returns the Signature.
+    The options make the signatures a strict verifier must refuse although they are valid: the
+    ``digest`` algorithm (default: the signature algorithm's), whose certificate goes in KeyInfo
+    (``key_info_keypair``, default the signer's), the Reference ``transforms`` (the enveloped
+    transform, exclusive or inclusive c14n, in any number), the ``canonicalization`` of
+    SignedInfo, and the IDs the References point to (``references``, default the element's own).
     Other IdPs write the signature namespace differently (``ds_prefix``: ``dsig`` for Keycloak,
     None for a default namespace as Entra ID does) and list no inclusive prefixes.
     """
@@ -204,27 +248,34 @@ def sign_element(
     if not reference_id:
         raise ValueError("the element to sign needs an ID attribute")
     signature_uri, digest_uri, hash_class = _ALGORITHMS[algorithm]
+    if digest is not None:
+        digest_uri, digest_class = _DIGESTS[digest]
+    else:
+        digest_class = hash_class
 
     signature = etree.Element(_q(NS_DS, "Signature"), nsmap={ds_prefix: NS_DS})
     signed_info = _sub(signature, NS_DS, "SignedInfo")
-    _sub(signed_info, NS_DS, "CanonicalizationMethod", Algorithm=ALG_EXC_C14N)
+    _sub(signed_info, NS_DS, "CanonicalizationMethod", Algorithm=canonicalization)
     _sub(signed_info, NS_DS, "SignatureMethod", Algorithm=signature_uri)
-    reference = _sub(signed_info, NS_DS, "Reference", URI=f"#{reference_id}")
-    transforms = _sub(reference, NS_DS, "Transforms")
-    _sub(transforms, NS_DS, "Transform", Algorithm=ALG_ENVELOPED)
-    exc = _sub(transforms, NS_DS, "Transform", Algorithm=ALG_EXC_C14N)
-    if inclusive_prefixes:
-        inclusive = etree.SubElement(
-            exc, _q(NS_EXC_C14N, "InclusiveNamespaces"), nsmap={"ec": NS_EXC_C14N}
-        )
-        inclusive.set("PrefixList", " ".join(inclusive_prefixes))
-    _sub(reference, NS_DS, "DigestMethod", Algorithm=digest_uri)
-    digest_value = _sub(reference, NS_DS, "DigestValue")
+    digest_values = []
+    for target_id in references or (reference_id,):
+        reference = _sub(signed_info, NS_DS, "Reference", URI=f"#{target_id}")
+        transforms_element = _sub(reference, NS_DS, "Transforms")
+        for transform in transforms:
+            added = _sub(transforms_element, NS_DS, "Transform", Algorithm=transform)
+            if transform == ALG_EXC_C14N and inclusive_prefixes:
+                inclusive = etree.SubElement(
+                    added, _q(NS_EXC_C14N, "InclusiveNamespaces"), nsmap={"ec": NS_EXC_C14N}
+                )
+                inclusive.set("PrefixList", " ".join(inclusive_prefixes))
+        _sub(reference, NS_DS, "DigestMethod", Algorithm=digest_uri)
+        digest_values.append((target_id, _sub(reference, NS_DS, "DigestValue")))
     signature_value = _sub(signature, NS_DS, "SignatureValue")
     if include_key_info:
         key_info = _sub(signature, NS_DS, "KeyInfo")
         x509_data = _sub(key_info, NS_DS, "X509Data")
-        _sub(x509_data, NS_DS, "X509Certificate", base64.b64encode(keypair.cert_der).decode())
+        certificate = (key_info_keypair or keypair).cert_der
+        _sub(x509_data, NS_DS, "X509Certificate", base64.b64encode(certificate).decode())
 
     issuer = element.find(_q(NS_SAML, "Issuer"))
     if issuer is not None:
@@ -238,18 +289,22 @@ def sign_element(
     path = _index_path(element)
 
     # Digest: the enveloped-signature transform means "the element without this Signature"; then
-    # exclusive c14n of that, in its place in the document.
-    parsed = _follow(_reparse(element), path)
-    _detach(parsed[element.index(signature)])
-    digest = hashes.Hash(hash_class())
-    digest.update(_c14n(parsed, inclusive_prefixes))
-    digest_value.text = base64.b64encode(digest.finalize()).decode()
+    # the c14n of that (the last c14n transform's kind; c14n again is the same), in its place.
+    exclusive = [t for t in transforms if t in (ALG_EXC_C14N, ALG_C14N)][-1:] != [ALG_C14N]
+    for target_id, digest_value in digest_values:
+        parsed = _follow(_reparse(element), path)
+        _detach(parsed[element.index(signature)])
+        target = next(e for e in parsed.getroottree().iter() if e.get("ID") == target_id)
+        hashed = hashes.Hash(digest_class())
+        hashed.update(_c14n(target, inclusive_prefixes, exclusive=exclusive))
+        digest_value.text = base64.b64encode(hashed.finalize()).decode()
 
     # SignedInfo is canonicalized where it stands, so the ds namespace comes from Signature.
     parsed_signature = _follow(_reparse(element), path)[element.index(signature)]
     parsed_signed_info = parsed_signature.find(_q(NS_DS, "SignedInfo"))
-    signed = keypair.key.sign(_c14n(parsed_signed_info), padding.PKCS1v15(), hash_class())
-    signature_value.text = base64.b64encode(signed).decode()
+    signed = _c14n(parsed_signed_info, exclusive=canonicalization == ALG_EXC_C14N)
+    value = _signature_value(keypair, signed, algorithm, hash_class)
+    signature_value.text = base64.b64encode(value).decode()
     return signature
 
 
@@ -369,6 +424,7 @@ class TestIdP:
         sign_response: bool = False,
         signing_keypair: KeyPair | None = None,
         algorithm: Algorithm = "rsa-sha256",
+        digest: Digest | None = None,
         include_key_info: bool = True,
         issue_instant: datetime | None = None,
         not_before: datetime | timedelta = timedelta(minutes=-5),
@@ -460,12 +516,22 @@ class TestIdP:
                 _attribute_statement(assertion, attributes)
             if sign_assertion:
                 sign_element(
-                    assertion, signer, algorithm=algorithm, include_key_info=include_key_info
+                    assertion,
+                    signer,
+                    algorithm=algorithm,
+                    digest=digest,
+                    include_key_info=include_key_info,
                 )
 
         if sign_response:
             # After the assertion's signature, so the Response digest covers it (as Okta does).
-            sign_element(response, signer, algorithm=algorithm, include_key_info=include_key_info)
+            sign_element(
+                response,
+                signer,
+                algorithm=algorithm,
+                digest=digest,
+                include_key_info=include_key_info,
+            )
         return _serialize(response)
 
     def respond_to(
@@ -816,21 +882,23 @@ def resign_with(
     sign_assertion: bool = True,
     sign_response: bool = False,
     include_key_info: bool = True,
+    **options,
 ) -> bytes:
     """Drop every signature and re-sign with ``keypair``, whose certificate goes into KeyInfo.
 
     Mimics an attacker with their own key who edits a response and signs it again: an SP that
     trusts the key carried in the message (instead of the connection's configured certificates)
-    accepts it. Combine with ``tamper`` first to change the content.
+    accepts it. Combine with ``tamper`` first to change the content. ``options`` are those of
+    ``sign_element``.
     """
     root = _parse(xml)
     for signature in list(root.iter(_q(NS_DS, "Signature"))):
         _detach(signature)
     if sign_assertion:
         for assertion in _assertions(root):
-            sign_element(assertion, keypair, include_key_info=include_key_info)
+            sign_element(assertion, keypair, include_key_info=include_key_info, **options)
     if sign_response:
-        sign_element(root, keypair, include_key_info=include_key_info)
+        sign_element(root, keypair, include_key_info=include_key_info, **options)
     return _serialize(root)
 
 

@@ -15,6 +15,7 @@ from tests.import_graph import (
     import_graph,
     saml2_imports,
     upward_imports,
+    xmlsec_imports,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,7 @@ def test_the_graph_is_read_from_every_app(app_edges):
     pairs = {(edge.source, edge.target) for edge in app_edges}
     assert ("connections.sign_in.identity", "accounts.services") in pairs
     assert ("connections.saml", "saml2") in pairs
+    assert ("connections.saml_crypto", "xmlsec") in pairs
 
 
 def test_apps_import_downward_only(app_edges):
@@ -47,6 +49,10 @@ def test_only_the_adapter_and_the_development_idp_import_pysaml2(app_edges):
     # Tests and benchmarks may: the test IdP is checked against pysaml2, the ACS benchmark
     # measures against stock pysaml2.
     assert saml2_imports(app_edges) == []
+
+
+def test_only_the_in_process_crypto_imports_xmlsec(app_edges):
+    assert xmlsec_imports(app_edges) == []
 
 
 # --- the checks themselves fail on a bad layout -------------------------------------------------
@@ -124,4 +130,21 @@ def test_pysaml2_anywhere_else_is_reported(tmp_path):
     assert found == [
         "connections/views.py:2: connections.views imports saml2, but only "
         "connections.dev_idp_saml and connections.saml may (the adapter and the development IdP)"
+    ]
+
+
+def test_xmlsec_anywhere_else_is_reported(tmp_path):
+    root = _project(
+        tmp_path,
+        {
+            "connections/saml_crypto.py": "import xmlsec\n",
+            "connections/saml.py": "from xmlsec import Key\n",
+        },
+    )
+
+    found = xmlsec_imports(import_graph(root, APP_CODE))
+
+    assert found == [
+        "connections/saml.py:1: connections.saml imports xmlsec, but only "
+        "connections.saml_crypto may (the in-process SAML crypto)"
     ]

@@ -1,13 +1,17 @@
-"""The test IdP itself is right: its signatures verify with the real ``xmlsec1`` (what pysaml2 calls),
-its responses have Okta's shape, and each attack helper produces what it claims.
+"""The test IdP itself is right: its signatures verify, with the real ``xmlsec1`` program (what
+stock pysaml2 calls) and with the in-process verifier of the sign-in path
+(``connections.saml_crypto``, libxmlsec1 through the ``xmlsec`` binding): every check runs with
+both. Its responses have Okta's shape, and each attack helper produces what it claims.
 
-Nothing here touches the project's code; a broken IdP would otherwise make the SAML tests prove
-nothing (a refusal of a badly signed "valid" response looks just like a refusal of an attack).
+A broken IdP would otherwise make the SAML tests prove nothing (a refusal of a badly signed
+"valid" response looks just like a refusal of an attack).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import itertools
 import shutil
 import subprocess
@@ -21,8 +25,10 @@ from saml2 import BINDING_HTTP_POST
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 
+from connections import saml_crypto
 from tests.certs import make_keypair
 from tests.saml_idp import (
+    ALG_C14N,
     ALG_ENVELOPED,
     ALG_EXC_C14N,
     ALG_RSA_SHA256,
@@ -51,6 +57,7 @@ from tests.saml_idp import (
     parse_authn_request,
     post_data,
     resign_with,
+    sign_element,
     strip_signatures,
     tamper,
     with_doctype,
@@ -109,6 +116,42 @@ def xmlsec1_verify(xml: bytes, cert_pem: bytes, tmp_path, node_xpath: str | None
     return result.returncode == 0
 
 
+def in_process_verify(xml: bytes, cert_pem: bytes, node_xpath: str | None = None) -> bool:
+    """The sign-in path's verifier on the first Signature (or the one at ``node_xpath``), with
+    only ``cert_pem`` trusted: the signature profile, then libxmlsec1 in process."""
+    try:
+        root = saml_crypto.parse(xml)
+    except saml_crypto.XmlRefused:
+        return False
+    found = root.xpath(node_xpath or "//*[local-name()='Signature']")
+    if not found:
+        return False
+    trusted = saml_crypto.TrustedKeys.from_certificates([(cert_pem.decode(), "configured")])
+    try:
+        saml_crypto.verify_enveloped(found[0].getparent(), trusted)
+    except saml_crypto.SignatureRefused:
+        return False
+    return True
+
+
+class Verifier:
+    def __init__(self, name: str, tmp_path) -> None:
+        self.name = name
+        self.tmp_path = tmp_path
+
+    def __call__(self, xml: bytes, cert_pem: bytes, node_xpath: str | None = None) -> bool:
+        if self.name == "xmlsec1":
+            return xmlsec1_verify(xml, cert_pem, self.tmp_path, node_xpath)
+        return in_process_verify(xml, cert_pem, node_xpath)
+
+
+@pytest.fixture(params=["xmlsec1", "in-process"])
+def verify(request, tmp_path) -> Verifier:
+    """``verify(xml, cert_pem, node_xpath=None)``: does that signature verify with only that
+    certificate trusted? Once with the xmlsec1 program, once in process."""
+    return Verifier(request.param, tmp_path)
+
+
 def parse(xml: bytes) -> etree._Element:
     return etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
 
@@ -123,109 +166,180 @@ def local_names(element: etree._Element) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------------
-# Real signatures, checked by xmlsec1
+# Real signatures, checked by xmlsec1 and in process
 # --------------------------------------------------------------------------------------------------
 
 
-def test_signed_assertion_verifies_with_xmlsec1(idp, tmp_path):
+def test_signed_assertion_verifies(idp, verify):
     xml = signed_response(idp)
     root = parse(xml)
     assert root.find("ds:Signature", NS) is None
     assert len(root.findall(".//ds:Signature", NS)) == 1
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert verify(xml, idp.cert_pem)
 
 
-def test_signed_response_verifies_with_xmlsec1(idp, tmp_path):
+def test_signed_response_verifies(idp, verify):
     xml = signed_response(idp, sign_assertion=False, sign_response=True)
     root = parse(xml)
     assert root.find("saml2:Assertion/ds:Signature", NS) is None
     assert root.find("ds:Signature", NS) is not None
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert verify(xml, idp.cert_pem)
 
 
 def test_both_signed_each_signature_verifies_and_the_response_covers_the_assertion_signature(
-    idp, tmp_path
+    idp, verify
 ):
     xml = signed_response(idp, sign_response=True)
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE)
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path, XPATH_ASSERTION_SIGNATURE)
+    assert verify(xml, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
+    assert verify(xml, idp.cert_pem, XPATH_ASSERTION_SIGNATURE)
     # The Response was signed after the assertion, so its digest covers the assertion's Signature.
     without_assertion_signature = strip_signatures(xml, "assertion")
-    assert not xmlsec1_verify(
-        without_assertion_signature, idp.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE
-    )
+    assert not verify(without_assertion_signature, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
 
 
-def test_each_signature_is_checked_on_its_own(idp, tmp_path):
+def test_each_signature_is_checked_on_its_own(idp, verify):
     xml = signed_response(idp, sign_response=True)
     # Changing only the Response (outside the assertion) breaks only the Response signature.
     changed = tamper(xml, f'Destination="{ACS}"', 'Destination="https://evil.example/acs/"')
-    assert xmlsec1_verify(changed, idp.cert_pem, tmp_path, XPATH_ASSERTION_SIGNATURE)
-    assert not xmlsec1_verify(changed, idp.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE)
-    assert not xmlsec1_verify(xml, idp.cert_pem, tmp_path, "//*[local-name()='Nothing']")
+    assert verify(changed, idp.cert_pem, XPATH_ASSERTION_SIGNATURE)
+    assert not verify(changed, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
+    assert not verify(xml, idp.cert_pem, "//*[local-name()='Nothing']")
 
 
-def test_signatures_with_multi_valued_attributes_and_no_attributes_verify(idp, tmp_path):
+def test_signatures_with_multi_valued_attributes_and_no_attributes_verify(idp, verify):
     multi = signed_response(idp, attributes={"groups": ["Everyone", "Sales"], "email": EMAIL})
-    assert xmlsec1_verify(multi, idp.cert_pem, tmp_path)
+    assert verify(multi, idp.cert_pem)
     bare = idp.response(acs_url=ACS, audience=AUDIENCE, name_id=EMAIL, sign_response=True)
-    assert xmlsec1_verify(bare, idp.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE)
-    assert xmlsec1_verify(bare, idp.cert_pem, tmp_path, XPATH_ASSERTION_SIGNATURE)
+    assert verify(bare, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
+    assert verify(bare, idp.cert_pem, XPATH_ASSERTION_SIGNATURE)
 
 
-def test_signature_does_not_verify_with_another_certificate(idp, attacker_keypair, tmp_path):
-    assert not xmlsec1_verify(signed_response(idp), attacker_keypair.cert_pem, tmp_path)
+def test_signature_does_not_verify_with_another_certificate(idp, attacker_keypair, verify):
+    assert not verify(signed_response(idp), attacker_keypair.cert_pem)
 
 
-def test_tamper_breaks_the_signature(idp, tmp_path):
+def test_tamper_breaks_the_signature(idp, verify):
     xml = signed_response(idp, sign_response=True)
     tampered = tamper(xml, EMAIL, "admin@acme.com")
     assert b"admin@acme.com" in tampered and EMAIL.encode() not in tampered
-    assert not xmlsec1_verify(tampered, idp.cert_pem, tmp_path, XPATH_ASSERTION_SIGNATURE)
-    assert not xmlsec1_verify(tampered, idp.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE)
+    assert not verify(tampered, idp.cert_pem, XPATH_ASSERTION_SIGNATURE)
+    assert not verify(tampered, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
     with pytest.raises(ValueError):
         tamper(xml, "not-in-there", "x")
 
 
 def test_resign_with_another_key_fails_against_the_original_certificate(
-    idp, attacker_keypair, tmp_path
+    idp, attacker_keypair, verify
 ):
     forged = resign_with(tamper(signed_response(idp), EMAIL, "admin@acme.com"), attacker_keypair)
     # The attacker's certificate travels in KeyInfo ...
     certificate = parse(forged).findtext(".//ds:KeyInfo/ds:X509Data/ds:X509Certificate", None, NS)
     assert base64.b64decode(certificate) == attacker_keypair.cert_der
     # ... the signature is a real one by that key, and xmlsec1 does not take the key from KeyInfo.
-    assert xmlsec1_verify(forged, attacker_keypair.cert_pem, tmp_path)
-    assert not xmlsec1_verify(forged, idp.cert_pem, tmp_path)
+    assert verify(forged, attacker_keypair.cert_pem)
+    assert not verify(forged, idp.cert_pem)
 
 
-def test_resign_with_can_sign_the_response_too(idp, attacker_keypair, tmp_path):
+def test_resign_with_can_sign_the_response_too(idp, attacker_keypair, verify):
     forged = resign_with(signed_response(idp), attacker_keypair, sign_response=True)
-    assert xmlsec1_verify(forged, attacker_keypair.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE)
-    assert xmlsec1_verify(forged, attacker_keypair.cert_pem, tmp_path, XPATH_ASSERTION_SIGNATURE)
-    assert not xmlsec1_verify(forged, idp.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE)
+    assert verify(forged, attacker_keypair.cert_pem, XPATH_RESPONSE_SIGNATURE)
+    assert verify(forged, attacker_keypair.cert_pem, XPATH_ASSERTION_SIGNATURE)
+    assert not verify(forged, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
 
 
 def test_signing_keypair_signs_with_that_key_and_carries_its_certificate(
-    idp, attacker_keypair, tmp_path
+    idp, attacker_keypair, verify
 ):
     xml = signed_response(idp, signing_keypair=attacker_keypair)
     certificate = parse(xml).findtext(".//ds:X509Certificate", None, NS)
     assert base64.b64decode(certificate) == attacker_keypair.cert_der
-    assert xmlsec1_verify(xml, attacker_keypair.cert_pem, tmp_path)
-    assert not xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert verify(xml, attacker_keypair.cert_pem)
+    assert not verify(xml, idp.cert_pem)
 
 
-def test_signature_without_key_info_verifies_with_the_configured_certificate(idp, tmp_path):
+def test_signature_without_key_info_verifies_with_the_configured_certificate(idp, verify):
     xml = signed_response(idp, include_key_info=False)
     assert parse(xml).find(".//ds:KeyInfo", NS) is None
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert verify(xml, idp.cert_pem)
 
 
-def test_rsa_sha1_signature_verifies(idp, tmp_path):
+def test_rsa_sha1_signature_is_real_and_refused_in_process(idp, verify):
     xml = signed_response(idp, algorithm="rsa-sha1")
     assert b"xmldsig#rsa-sha1" in xml
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    # A real SHA-1 signature (xmlsec1 accepts it); the sign-in path's profile refuses SHA-1.
+    assert verify(xml, idp.cert_pem) is (verify.name == "xmlsec1")
+
+
+def _assertion_signed_with(idp: TestIdP, keypair=None, **options) -> bytes:
+    """A response whose assertion ``sign_element`` signs with ``options``."""
+    root = parse(signed_response(idp, sign_assertion=False))
+    assertion = root.find("saml2:Assertion", NS)
+    sign_element(assertion, keypair or idp.keypair, **options)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def _two_references(idp: TestIdP) -> bytes:
+    root = parse(signed_response(idp, sign_assertion=False))
+    assertion = root.find("saml2:Assertion", NS)
+    sign_element(assertion, idp.keypair, references=(assertion.get("ID"), root.get("ID")))
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+# Real signatures (xmlsec1, which enforces no profile, verifies them) that the sign-in path's
+# profile refuses: the refusal corpus uses them, so a refusal there is the profile's doing.
+OUTSIDE_THE_PROFILE = {
+    "extra-transform": lambda idp: _assertion_signed_with(
+        idp, transforms=(ALG_ENVELOPED, ALG_EXC_C14N, ALG_EXC_C14N)
+    ),
+    "inclusive-c14n-transform": lambda idp: _assertion_signed_with(
+        idp, transforms=(ALG_ENVELOPED, ALG_C14N)
+    ),
+    "inclusive-c14n-of-signed-info": lambda idp: _assertion_signed_with(
+        idp, canonicalization=ALG_C14N
+    ),
+    "sha1-digest": lambda idp: _assertion_signed_with(idp, digest="sha1"),
+    "two-references": _two_references,
+}
+
+
+@pytest.mark.parametrize("variant", OUTSIDE_THE_PROFILE)
+def test_signatures_outside_the_profile_are_real_and_refused_in_process(idp, variant, verify):
+    xml = OUTSIDE_THE_PROFILE[variant](idp)
+    assert verify(xml, idp.cert_pem, XPATH_ASSERTION_SIGNATURE) is (verify.name == "xmlsec1")
+
+
+def test_ecdsa_and_sha512_signatures_verify(idp, verify):
+    ec_keypair = make_keypair("okta-ec", slot="saml-ec", curve=True)
+    ecdsa = _assertion_signed_with(idp, ec_keypair, algorithm="ecdsa-sha256")
+    assert b"xmldsig-more#ecdsa-sha256" in ecdsa
+    assert verify(ecdsa, ec_keypair.cert_pem, XPATH_ASSERTION_SIGNATURE)
+    assert not verify(ecdsa, idp.cert_pem, XPATH_ASSERTION_SIGNATURE)
+    sha512 = signed_response(idp, algorithm="rsa-sha512", sign_response=True)
+    assert verify(sha512, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
+    assert verify(sha512, idp.cert_pem, XPATH_ASSERTION_SIGNATURE)
+
+
+def test_key_info_can_carry_another_certificate_than_the_signers(idp, attacker_keypair, verify):
+    xml = _assertion_signed_with(idp, key_info_keypair=attacker_keypair)
+    certificate = parse(xml).findtext(".//ds:X509Certificate", None, NS)
+    assert base64.b64decode(certificate) == attacker_keypair.cert_der
+    # KeyInfo is never where the key comes from: the signer's certificate verifies it.
+    assert verify(xml, idp.cert_pem)
+    assert not verify(xml, attacker_keypair.cert_pem)
+
+
+def test_an_hmac_signature_is_keyed_with_the_signers_certificate(idp, verify):
+    xml = _assertion_signed_with(idp, algorithm="hmac-sha256")
+    root = parse(xml)
+    signed_info = root.find(".//ds:SignedInfo", NS)
+    expected = hmac.new(
+        idp.keypair.cert_der,
+        etree.tostring(signed_info, method="c14n", exclusive=True),
+        hashlib.sha256,
+    ).digest()
+    assert base64.b64decode(root.findtext(".//ds:SignatureValue", None, NS)) == expected
+    # No verifier given only the certificate as a public key accepts it.
+    assert not verify(xml, idp.cert_pem)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -387,7 +501,7 @@ def test_options_override_destination_recipient_issuer_and_audience(idp):
     assert response.find(".//saml2:NameID", NS).get("Format").endswith(":unspecified")
 
 
-def test_flags_leave_out_destination_recipient_and_audience(idp, tmp_path):
+def test_flags_leave_out_destination_recipient_and_audience(idp, verify):
     xml = idp.response(
         acs_url=ACS,
         audience=AUDIENCE,
@@ -401,7 +515,7 @@ def test_flags_leave_out_destination_recipient_and_audience(idp, tmp_path):
     assert "Recipient" not in response.find(".//saml2:SubjectConfirmationData", NS).attrib
     assert response.find(".//saml2:Conditions", NS) is not None
     assert response.find(".//saml2:AudienceRestriction", NS) is None
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert verify(xml, idp.cert_pem)
 
 
 def test_time_window_accepts_offsets_and_explicit_datetimes(idp):
@@ -435,7 +549,7 @@ def test_ids_are_fresh_unless_given(idp):
     assert {r.find("saml2:Assertion", NS).get("ID") for r in replay} == {"id-same"}
 
 
-def test_failure_status_has_no_assertion(idp, tmp_path):
+def test_failure_status_has_no_assertion(idp, verify):
     xml = idp.response(
         acs_url=ACS,
         audience=AUDIENCE,
@@ -451,7 +565,7 @@ def test_failure_status_has_no_assertion(idp, tmp_path):
     assert code.get("Value") == STATUS_RESPONDER
     assert code.find("saml2p:StatusCode", NS).get("Value") == STATUS_AUTHN_FAILED
     assert response.findtext("saml2p:Status/saml2p:StatusMessage", None, NS).startswith("User")
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert verify(xml, idp.cert_pem)
 
 
 def test_post_data_is_the_http_post_binding(idp):
@@ -462,7 +576,7 @@ def test_post_data_is_the_http_post_binding(idp):
     assert post_data(xml) == {"SAMLResponse": data["SAMLResponse"]}
 
 
-def test_respond_to_answers_an_sp_initiated_redirect(idp, tmp_path):
+def test_respond_to_answers_an_sp_initiated_redirect(idp, verify):
     request_xml = (
         f'<samlp:AuthnRequest xmlns:samlp="{NS_SAMLP}" xmlns:saml="{NS_SAML}" ID="id-req-42" '
         f'Version="2.0" IssueInstant="2030-01-01T00:00:00Z" Destination="{idp.sso_url}" '
@@ -483,7 +597,7 @@ def test_respond_to_answers_an_sp_initiated_redirect(idp, tmp_path):
     data = response.find(".//saml2:SubjectConfirmationData", NS)
     assert (data.get("InResponseTo"), data.get("Recipient")) == ("id-req-42", ACS)
     assert response.findtext(".//saml2:Audience", None, NS) == AUDIENCE
-    assert xmlsec1_verify(etree.tostring(response), idp.cert_pem, tmp_path)
+    assert verify(etree.tostring(response), idp.cert_pem)
 
 
 def test_metadata_publishes_the_signing_certificate(idp):
@@ -522,7 +636,7 @@ def _top_level_assertions(root: etree._Element) -> list[etree._Element]:
 
 
 @pytest.mark.parametrize("mode", WRAP_MODES)
-def test_wrap_assertion_keeps_the_signed_assertion_and_adds_a_forged_one(idp, mode, tmp_path):
+def test_wrap_assertion_keeps_the_signed_assertion_and_adds_a_forged_one(idp, mode, verify):
     original = signed_response(idp, sign_response=mode == "response_wrap_signature_object")
     original_root = parse(original)
     signed_id = original_root.find("saml2:Assertion", NS).get("ID")
@@ -567,9 +681,7 @@ def test_wrap_assertion_keeps_the_signed_assertion_and_adds_a_forged_one(idp, mo
 
     if mode not in ("inside_signature_object", "response_wrap_signature_object"):
         # The point of XSW: the original signature still verifies; only *what it covers* moved.
-        assert xmlsec1_verify(
-            wrapped, idp.cert_pem, tmp_path, f"//*[@ID='{signed_id}']/*[local-name()='Signature']"
-        )
+        assert verify(wrapped, idp.cert_pem, f"//*[@ID='{signed_id}']/*[local-name()='Signature']")
 
 
 def test_wrap_assertion_can_reuse_the_signed_id(idp):
@@ -584,14 +696,14 @@ def test_response_wrap_signature_object_needs_a_signed_response(idp):
         wrap_assertion(signed_response(idp), "response_wrap_signature_object")
 
 
-def test_add_second_unsigned_assertion(idp, tmp_path):
+def test_add_second_unsigned_assertion(idp, verify):
     xml = signed_response(idp)
     root = parse(add_second_unsigned_assertion(xml))
     first, second = _top_level_assertions(root)
     assert first.find("ds:Signature", NS) is not None and second.find("ds:Signature", NS) is None
     assert first.get("ID") != second.get("ID")
     assert second.findtext(".//saml2:NameID", None, NS) == EMAIL
-    assert xmlsec1_verify(etree.tostring(root), idp.cert_pem, tmp_path)
+    assert verify(etree.tostring(root), idp.cert_pem)
 
     forged = parse(add_second_unsigned_assertion(xml, name_id=ATTACKER_NAME_ID))
     assert _top_level_assertions(forged)[1].findtext(".//saml2:NameID", None, NS) == (
@@ -600,7 +712,7 @@ def test_add_second_unsigned_assertion(idp, tmp_path):
 
 
 @pytest.mark.parametrize("sign_response", [False, True])
-def test_comment_in_name_id_keeps_the_signature_valid(idp, tmp_path, sign_response):
+def test_comment_in_name_id_keeps_the_signature_valid(idp, verify, sign_response):
     crafted = "admin@acme.com.evil.example"
     xml = idp.response(
         acs_url=ACS,
@@ -618,9 +730,9 @@ def test_comment_in_name_id_keeps_the_signature_valid(idp, tmp_path, sign_respon
     assert "".join(name_id.itertext()) == crafted
     assert b"admin@acme.com<!---->.evil.example</saml2:AttributeValue>" in attacked
     # Exclusive c14n without comments ignores the comment: both signatures are still valid.
-    assert xmlsec1_verify(attacked, idp.cert_pem, tmp_path, XPATH_ASSERTION_SIGNATURE)
+    assert verify(attacked, idp.cert_pem, XPATH_ASSERTION_SIGNATURE)
     if sign_response:
-        assert xmlsec1_verify(attacked, idp.cert_pem, tmp_path, XPATH_RESPONSE_SIGNATURE)
+        assert verify(attacked, idp.cert_pem, XPATH_RESPONSE_SIGNATURE)
     # Signing with the comment present gives the very same signature (RSA PKCS#1 v1.5 is
     # deterministic): commenting after signing and signing with the comment are the same attack.
     resigned = resign_with(attacked, idp.keypair, sign_response=sign_response)
@@ -638,11 +750,11 @@ def test_comment_in_name_id_needs_a_visible_prefix(idp):
     assert b"<!---->.com</saml2:AttributeValue>" not in attacked
 
 
-def test_with_doctype_adds_an_internal_dtd_and_stays_validly_signed(idp, tmp_path):
+def test_with_doctype_adds_an_internal_dtd_and_stays_validly_signed(idp, verify):
     xml = with_doctype(signed_response(idp))
     assert b"<!DOCTYPE saml2p:Response [" in xml
     assert etree.fromstring(xml).getroottree().docinfo.internalDTD is not None
-    assert xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert verify(xml, idp.cert_pem)
     custom = with_doctype(signed_response(idp), '<!ENTITY x "y">')
     assert b'<!ENTITY x "y">' in custom
 
@@ -660,15 +772,15 @@ def test_entity_expansion_references_a_billion_laughs(idp):
     assert [(type(c), c.text) for c in value] == [(etree._Entity, "&lol2;")]
 
 
-def test_small_entity_expansion_can_be_validly_signed_over_the_expanded_text(idp, tmp_path):
+def test_small_entity_expansion_can_be_validly_signed_over_the_expanded_text(idp, verify):
     xml = entity_expansion(signed_response(idp), depth=3, width=4, resign=idp.keypair)
     assert b">&lol3;</saml2:AttributeValue>" in xml
     # xmlsec1 does not substitute entities, and libxml2's c14n refuses entity references:
-    assert not xmlsec1_verify(xml, idp.cert_pem, tmp_path)
+    assert not verify(xml, idp.cert_pem)
     # a parser that expands entities (lxml's default) sees a validly signed document.
     expanded = etree.fromstring(xml, etree.XMLParser(resolve_entities=True))
     assert "lol" * 64 in [v.text for v in expanded.iter(f"{{{NS_SAML}}}AttributeValue")]
-    assert xmlsec1_verify(etree.tostring(expanded), idp.cert_pem, tmp_path)
+    assert verify(etree.tostring(expanded), idp.cert_pem)
     with pytest.raises(ValueError):
         entity_expansion(signed_response(idp), resign=idp.keypair)  # 3 GB: not signable
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     read_bool,
+    read_choice,
     read_database,
     read_int,
     read_list,
@@ -33,6 +34,8 @@ CONFIG_VARIABLES = (
     "DATABASE_URL",
     "REDIS_URL",
     "SAML_CLOCK_SKEW_SECONDS",
+    "SAML_SIGNATURE_BACKEND",
+    "DATABASE_CONN_MAX_AGE",
 )
 # A complete production-like environment; each case spoils one value.
 GOOD = {
@@ -42,7 +45,13 @@ GOOD = {
 }
 
 
-def _setup_django(**variables: str | None) -> subprocess.CompletedProcess[str]:
+_PRINT = (
+    "from django.conf import settings; "
+    "print(settings.DEBUG, settings.BASE_URL, settings.DATABASES['default']['ENGINE'])"
+)
+
+
+def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
     env["DJANGO_SETTINGS_MODULE"] = "config.settings"
     for name, value in variables.items():
@@ -52,8 +61,7 @@ def _setup_django(**variables: str | None) -> subprocess.CompletedProcess[str]:
         [
             sys.executable,
             "-c",
-            "import django; django.setup(); from django.conf import settings; "
-            "print(settings.DEBUG, settings.BASE_URL, settings.DATABASES['default']['ENGINE'])",
+            f"import django; django.setup(); {code}",
         ],
         cwd=PROJECT_ROOT,
         env=env,
@@ -74,6 +82,8 @@ def _setup_django(**variables: str | None) -> subprocess.CompletedProcess[str]:
         ("REDIS_URL", GOOD | {"REDIS_URL": "http://x"}),
         ("BASE_URL", GOOD | {"BASE_URL": "http://x.com"}),
         ("DJANGO_SECRET_KEY", GOOD | {"DJANGO_SECRET_KEY": None}),
+        ("SAML_SIGNATURE_BACKEND", GOOD | {"SAML_SIGNATURE_BACKEND": "openssl"}),
+        ("DATABASE_CONN_MAX_AGE", GOOD | {"DATABASE_CONN_MAX_AGE": "forever"}),
     ],
     ids=[
         "debug-maybe",
@@ -83,6 +93,8 @@ def _setup_django(**variables: str | None) -> subprocess.CompletedProcess[str]:
         "redis-http",
         "base-url-http-without-debug",
         "secret-key-unset-without-debug",
+        "signature-backend-unknown",
+        "conn-max-age-not-a-number",
     ],
 )
 def test_settings_refuse_a_bad_value_naming_the_variable(variable, environment):
@@ -114,6 +126,48 @@ def test_settings_load_with_a_complete_production_environment():
         "https://sso.example.com",
         "django.db.backends.postgresql",
     ]
+
+
+_DATABASE = (
+    "from django.conf import settings; from django.db import connection; "
+    "d = settings.DATABASES['default']; "
+    "print(d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'], settings.SAML_SIGNATURE_BACKEND); "
+    "cursor = connection.cursor(); "
+    "print(cursor.execute('PRAGMA journal_mode').fetchone()[0], "
+    "cursor.execute('PRAGMA synchronous').fetchone()[0])"
+)
+
+
+def test_production_keeps_database_connections_and_sqlite_runs_in_wal(tmp_path):
+    result = _setup_django(_DATABASE, **GOOD, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+
+    assert result.returncode == 0, result.stderr
+    persistent, wal = result.stdout.splitlines()
+    assert persistent.split() == ["60", "True", "xmlsec"]
+    # synchronous 1 is NORMAL (FULL, SQLite's default, is 2), set on every new connection.
+    assert wal.split() == ["wal", "1"]
+
+
+def test_connection_age_and_signature_backend_come_from_the_environment(tmp_path):
+    result = _setup_django(
+        _DATABASE,
+        **GOOD,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DATABASE_CONN_MAX_AGE="0",
+        SAML_SIGNATURE_BACKEND="xmlsec1",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].split() == ["0", "True", "xmlsec1"]
+
+
+def test_debug_opens_a_connection_per_request(tmp_path):
+    result = _setup_django(
+        _DATABASE, DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].split() == ["0", "True", "xmlsec"]
 
 
 # --- the readers, directly ------------------------------------------------------------------
@@ -319,3 +373,16 @@ def test_read_redis_url_refuses_other_schemes(monkeypatch, raw):
 
     with pytest.raises(ImproperlyConfigured, match="^CACHE must be a redis://"):
         read_redis_url("CACHE")
+
+
+def test_read_choice_takes_one_of_the_choices_or_the_default(monkeypatch):
+    monkeypatch.setenv("BACKEND", " xmlsec1 ")
+    assert read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")) == "xmlsec1"
+    monkeypatch.setenv("BACKEND", "")
+    assert read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")) == "xmlsec"
+
+
+def test_read_choice_refuses_anything_else(monkeypatch):
+    monkeypatch.setenv("BACKEND", "XMLSEC")
+    with pytest.raises(ImproperlyConfigured, match="BACKEND must be one of xmlsec, xmlsec1"):
+        read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1"))

@@ -3,7 +3,7 @@
 Every acceptance rule of the SPEC is checked here, in a fixed order so each failure gets its own
 error code; pysaml2 (behind ``connections.saml``) verifies signatures and the rules it knows.
 A refusal raises ``SignInRefused``; the view records it and renders the error page. Nothing is
-written by a refused response: each write happens in one transaction after every check passed.
+written by a refused response: each step writes in one transaction, after every check passed.
 """
 
 from connections.sign_in.common import (
@@ -20,6 +20,7 @@ from connections.sign_in.finish import (
     sign_in_identity,
     sign_in_refusal_record,
     sign_in_test_report,
+    verified_sign_in_consume,
     verified_sign_in_get,
 )
 from connections.sign_in.receive import ReceivedSignIn, acs_receive
@@ -41,5 +42,6 @@ __all__ = [
     "sign_in_start",
     "sign_in_test_report",
     "sp_metadata_document",
+    "verified_sign_in_consume",
     "verified_sign_in_get",
 ]

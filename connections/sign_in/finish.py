@@ -15,7 +15,6 @@ from audit.services import audit_record
 from connections.attributes import describe_sent, map_identity
 from connections.exceptions import (
     AttributeMissing,
-    ConnectionDisabled,
     SamlExpired,
     SamlInResponseToMismatch,
     SignInRefused,
@@ -27,27 +26,46 @@ from connections.models import (
 )
 from connections.sign_in.common import require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
+from core.persistence import delete_returning
+
+
+def _pending(connection: Connection, finish_token: str | None):
+    return VerifiedSignIn.objects.filter(
+        token_hash=secret_hash(finish_token or ""),
+        connection=connection,
+        expires_at__gt=timezone.now(),
+    )
+
+
+def _no_longer_pending() -> SamlExpired:
+    return SamlExpired(
+        "This sign-in is no longer pending (it expired or was already used). Please sign in again.",
+        extra={"reason": "no pending verified sign-in for this browser"},
+    )
 
 
 def verified_sign_in_get(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
-    record = None
-    if finish_token:
-        record = VerifiedSignIn.objects.filter(
-            token_hash=secret_hash(finish_token),
-            connection=connection,
-            expires_at__gt=timezone.now(),
-        ).first()
+    """The pending sign-in of this browser, left pending: read only to ask a browser signed in
+    as someone else before switching (``verified_sign_in_consume`` finishes it)."""
+    record = _pending(connection, finish_token).first() if finish_token else None
     if record is None:
-        raise SamlExpired(
-            "This sign-in is no longer pending (it expired or was already used). Please sign in again.",
-            extra={"reason": "no pending verified sign-in for this browser"},
-        )
-    try:
-        # The connection may have been disabled between the ACS and now: every login refused.
-        require_usable(connection, test_login=record.test_login)
-    except ConnectionDisabled:
-        sign_in_discard(record=record)
-        raise
+        raise _no_longer_pending()
+    require_usable(connection, test_login=record.test_login)
+    record.connection = connection
+    return record
+
+
+def verified_sign_in_consume(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
+    """The pending sign-in of this browser, fetched and deleted in one statement: only one
+    request can finish it. Run it in the finish step's transaction; on a refusal the view
+    discards it (``sign_in_discard``), since the rollback puts it back."""
+    consumed = delete_returning(_pending(connection, finish_token)) if finish_token else []
+    if not consumed:
+        raise _no_longer_pending()
+    record = consumed[0]
+    # The connection may have been disabled between the ACS and now: every login refused.
+    require_usable(connection, test_login=record.test_login)
+    record.connection = connection  # fetched once per request, by the view
     return record
 
 
@@ -109,38 +127,32 @@ def attribute_missing(
 
 
 def sign_in_complete(*, record: VerifiedSignIn, browser_secret: str | None) -> User:
-    """Consume the verified sign-in and return the user it signs in (JIT-creating them)."""
-    connection = record.connection
-    with transaction.atomic():
-        if not VerifiedSignIn.objects.filter(pk=record.pk).delete()[0]:
-            raise SamlExpired(extra={"reason": "the verified sign-in was already used"})
+    """The user a consumed verified sign-in signs in (JIT-creating them), with the audit event;
+    in the caller's transaction (the finish step's one)."""
     _check_browser_binding(record, browser_secret)
-    identity = sign_in_identity(record)
-    with transaction.atomic():
-        user = saml_user_resolve(connection=connection, identity=identity)
-        audit_record(
-            action="sso.login",
-            connection=connection,
-            actor=user,
-            target=user.email,
-            details={
-                "flow": "sp-initiated" if record.request_id else "idp-initiated",
-                "assertion_id": record.identity["assertion_id"],
-                "issuer": record.identity["issuer"],
-                "session_index": record.identity["session_index"],
-            },
-        )
+    connection = record.connection
+    user = saml_user_resolve(connection=connection, identity=sign_in_identity(record))
+    audit_record(
+        action="sso.login",
+        connection=connection,
+        actor=user,
+        target=user.email,
+        details={
+            "flow": "sp-initiated" if record.request_id else "idp-initiated",
+            "assertion_id": record.identity["assertion_id"],
+            "issuer": record.identity["issuer"],
+            "session_index": record.identity["session_index"],
+        },
+    )
     return user
 
 
 def sign_in_test_report(
     *, record: VerifiedSignIn, browser_secret: str | None, actor_label: str = ""
 ) -> dict:
-    """A test login (a staff member's, or a customer's admin through a setup link): every check
-    of a real sign-in, how the attributes map and what would happen to the user, without signing
-    anyone in or keeping any change."""
-    with transaction.atomic():
-        VerifiedSignIn.objects.filter(pk=record.pk).delete()
+    """A test login (a staff member's, or a customer's admin through a setup link; its verified
+    sign-in consumed): every check of a real sign-in, how the attributes map and what would
+    happen to the user, without signing anyone in or keeping any change."""
     _check_browser_binding(record, browser_secret)
     report = {"identity": record.identity, "outcome": "", "error_code": "", "warnings": []}
     try:
@@ -198,9 +210,13 @@ def mapping_warnings(connection: Connection, mapped) -> list[str]:
     return warnings
 
 
-def sign_in_discard(*, record: VerifiedSignIn) -> None:
-    """The person chose to stay signed in as who they were: drop the pending sign-in."""
-    VerifiedSignIn.objects.filter(pk=record.pk).delete()
+def sign_in_discard(*, connection: Connection, finish_token: str | None) -> None:
+    """Drop this browser's pending sign-in, if any: the person chose to stay signed in as who
+    they were, or the finish step refused it (a refused sign-in is used up)."""
+    if finish_token:
+        VerifiedSignIn.objects.filter(
+            token_hash=secret_hash(finish_token), connection=connection
+        ).delete()
 
 
 def _check_browser_binding(record: VerifiedSignIn, browser_secret: str | None) -> None:

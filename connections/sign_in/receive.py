@@ -42,6 +42,11 @@ from connections.sign_in.common import (
     saml_adapter,
     secret_hash,
 )
+from core.persistence import delete_returning
+
+# A Response or Assertion issued longer ago than this is refused whatever its validity window
+# says (pysaml2 refuses the same; an IdP issues them seconds before they are posted).
+ISSUED_AT_MOST_AGO = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -53,14 +58,18 @@ class ReceivedSignIn:
 def acs_receive(
     *, connection: Connection, saml_response: str | None, relay_state: str | None
 ) -> ReceivedSignIn:
+    """Every check of the SPEC on the response, then, in one transaction: the SP-initiated
+    request it answers consumed, its assertion ID remembered, the verified sign-in recorded for
+    the finish step. A refusal writes nothing (the view records the audit event)."""
     if connection.status == ConnectionStatus.DISABLED:
         raise ConnectionDisabled(extra={"status": connection.status})
+    adapter = saml_adapter()
     try:
         inspected = inspect_response(decode_post(saml_response))
     except SamlSignatureAlgorithmRefused as error:
         raise algorithm_refused(connection, error) from None
     except SamlSignatureInvalid as error:
-        error.extra["configured_certificates"] = _configured_fingerprints(connection)
+        error.extra["configured_certificates"] = adapter.configured_fingerprints(connection)
         raise
     if not inspected.status_ok:
         raise SamlStatusFailure(
@@ -70,32 +79,20 @@ def acs_receive(
     _check_destination(connection, inspected)
     _check_audience(connection, inspected)
     expires_at = _check_times(inspected)
-    pending = _pending_request(connection, inspected)
-    require_usable(connection, test_login=bool(pending and pending.test_login))
-
+    if not inspected.in_response_to:
+        if not connection.allow_idp_initiated:
+            raise SamlUnsolicited()
+        require_usable(connection)
     try:
-        verified = saml_adapter().verify_response(
-            connection,
-            inspected.xml,
-            issuer=issuer,
-            request_id=pending.request_id if pending else None,
-        )
+        verified = adapter.verify_response(connection, inspected, issuer=issuer)
     except SamlSignatureInvalid as error:
-        error.extra.update(_fingerprints(connection, inspected))
+        error.extra.update(_fingerprints(adapter, connection, inspected))
         raise
-    if (
-        verified.assertion_id != inspected.assertion_id
-        or verified.issuer != inspected.assertion_issuer
-    ):
-        # The verified assertion is not the one we inspected: a wrapping trick we did not foresee.
-        raise SamlMalformed(extra={"reason": "verified assertion differs from the inspected one"})
 
     with transaction.atomic():
-        if (
-            pending is not None
-            and not PendingAuthnRequest.objects.filter(pk=pending.pk).delete()[0]
-        ):
-            raise SamlInResponseToMismatch(extra={"reason": "the request was already answered"})
+        pending = _pending_request_consume(connection, inspected)
+        if pending is not None:
+            require_usable(connection, test_login=pending.test_login)
         _remember_assertion(connection, verified.assertion_id, expires_at)
         if not connection.idp_entity_id and not connection.observed_idp_entity_id:
             # No issuer configured: the certificate is the trust anchor; the first issuer seen is
@@ -129,7 +126,7 @@ def algorithm_refused(
     configured with; the detail for support says the same, and no certificate is blamed."""
     product = idp_product(connection)
     name = error.extra["algorithm_name"]
-    used = f"{name} digests" if error.extra["where"] == "DigestMethod" else name
+    used = f"{name} digests" if error.extra["where"] == "digest algorithm" else name
     message = (
         f"The sign-in was refused because {product.name} signs with {used}, which is no longer "
         f"safe. Ask your IT team to {product.sha256_steps}."
@@ -180,32 +177,45 @@ def _check_times(inspected: InspectedResponse) -> datetime:
     usable (how long its ID must be remembered)."""
     now = timezone.now()
     skew = timedelta(seconds=settings.SAML_CLOCK_SKEW_SECONDS)
-    if inspected.not_before and now + skew < inspected.not_before:
-        raise SamlNotYetValid(
-            extra={"not_before": inspected.not_before.isoformat(), "now": now.isoformat()}
+    starts = [
+        t
+        for t in (
+            inspected.not_before,
+            *inspected.confirmation_not_before,
+            *inspected.issue_instants,
         )
+        if t
+    ]
+    for start in starts:
+        if now + skew < start:
+            raise SamlNotYetValid(extra={"not_before": start.isoformat(), "now": now.isoformat()})
     ends = [t for t in (inspected.not_on_or_after, *inspected.confirmation_not_on_or_after) if t]
     if not ends:
         raise SamlMalformed(extra={"reason": "the assertion has no NotOnOrAfter"})
-    for end in ends:
-        if now - skew >= end:
+    for end in (*ends, inspected.session_not_on_or_after):
+        if end and now - skew >= end:
             raise SamlExpired(extra={"not_on_or_after": end.isoformat(), "now": now.isoformat()})
+    for issued in inspected.issue_instants:
+        if issued < now - ISSUED_AT_MOST_AGO - skew:
+            raise SamlExpired(extra={"issue_instant": issued.isoformat(), "now": now.isoformat()})
     return max(ends) + skew
 
 
-def _pending_request(
+def _pending_request_consume(
     connection: Connection, inspected: InspectedResponse
 ) -> PendingAuthnRequest | None:
+    """The SP-initiated request the response answers, consumed (fetched and deleted in one
+    statement, so two responses cannot both answer it); None for an IdP-initiated one."""
     request_id = inspected.in_response_to
     if not request_id:
-        if not connection.allow_idp_initiated:
-            raise SamlUnsolicited()
         return None
-    pending = PendingAuthnRequest.objects.filter(
-        request_id=request_id, connection=connection, expires_at__gt=timezone.now()
-    ).first()
-    if pending is not None:
-        return pending
+    consumed = delete_returning(
+        PendingAuthnRequest.objects.filter(
+            request_id=request_id, connection=connection, expires_at__gt=timezone.now()
+        )
+    )
+    if consumed:
+        return consumed[0]
     if SeenAssertion.objects.filter(
         connection=connection, assertion_id=inspected.assertion_id
     ).exists():
@@ -217,21 +227,17 @@ def _pending_request(
 
 
 def _remember_assertion(connection: Connection, assertion_id: str, expires_at: datetime) -> None:
+    """Inside the caller's transaction, without a savepoint: a clash refuses the whole step."""
     try:
-        with transaction.atomic():
-            SeenAssertion.objects.create(
-                connection=connection, assertion_id=assertion_id, expires_at=expires_at
-            )
+        SeenAssertion.objects.create(
+            connection=connection, assertion_id=assertion_id, expires_at=expires_at
+        )
     except IntegrityError:
         raise SamlReplayed(extra={"assertion_id": assertion_id}) from None
 
 
-def _configured_fingerprints(connection: Connection) -> list[str]:
-    return list(connection.certificates.values_list("fingerprint_sha256", flat=True))
-
-
-def _fingerprints(connection: Connection, inspected: InspectedResponse) -> dict:
+def _fingerprints(adapter, connection: Connection, inspected: InspectedResponse) -> dict:
     return {
-        "configured_certificates": _configured_fingerprints(connection),
+        "configured_certificates": adapter.configured_fingerprints(connection),
         "certificates_in_message": list(inspected.key_info_fingerprints),
     }

@@ -14,6 +14,9 @@ from connections.models import Connection
 from tests.commands import refused_command, run_command
 from tests.connections.saml_helpers import signed_in_email
 
+# Every test twice: signatures verified in process, and by pysaml2 with xmlsec1 (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("signature_backend")
+
 
 @pytest.fixture
 def dev(db, settings, tmp_path):

@@ -24,6 +24,8 @@ from tests.connections.saml_helpers import (
 from tests.factories import ConnectionFactory
 from tests.idp_shapes import PROFILES, Attr, Person, Profile, ShapedIdP
 
+pytestmark = pytest.mark.usefixtures("signature_backend")
+
 PERSON = Person(
     email="ada.lovelace@acme.com",
     username="alovelace",

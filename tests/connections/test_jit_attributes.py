@@ -20,6 +20,9 @@ from connections.services import connection_update
 from tests.connections.jit_helpers import assert_refused, login_as, saml_login
 from tests.saml_idp import okta_attributes
 
+# Every test twice: signatures verified in process, and by pysaml2 with xmlsec1 (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("signature_backend")
+
 WS2005 = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"
 
 

@@ -22,6 +22,9 @@ from tests.connections.jit_helpers import (
 from tests.factories import ConnectionFactory, TeamFactory, UserFactory
 from tests.saml_idp import okta_attributes
 
+# Every test twice: signatures verified in process, and by pysaml2 with xmlsec1 (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("signature_backend")
+
 ROLE_UNKNOWN = "provisioning.role_unknown"
 TEAM_UNMATCHED = "provisioning.team_unmatched"
 

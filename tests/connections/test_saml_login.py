@@ -31,6 +31,9 @@ from tests.connections.saml_helpers import (
 from tests.factories import ConnectionFactory
 from tests.saml_idp import BINDING_POST, NS_MD, TestIdP, okta_attributes
 
+# Every test twice: signatures verified in process, and by pysaml2 with xmlsec1 (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("signature_backend")
+
 NEW_EMAIL = "grace.hopper@acme.com"
 
 

@@ -36,13 +36,22 @@ from tests.connections.saml_helpers import (
     start_login,
 )
 from tests.factories import ConnectionFactory, UserFactory
-from tests.saml_idp import okta_attributes
+from tests.saml_idp import okta_attributes, resign_with
+
+# Every test twice: signatures verified in process, and by pysaml2 with xmlsec1 (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("signature_backend")
 
 
 @pytest.fixture
 def attacker_key():
     """The attacker's own key and certificate (never configured on any connection)."""
     return make_keypair("attacker.example", slot="attacker")
+
+
+@pytest.fixture
+def attacker_ec_key():
+    """The attacker's own EC (P-256) key and certificate."""
+    return make_keypair("attacker.example", slot="attacker-ec", curve=True)
 
 
 @pytest.fixture
@@ -112,6 +121,39 @@ def test_the_corpus_names_each_case_once_and_covers_every_error_code():
 def test_a_response_signed_by_the_idp_without_keyinfo_is_accepted(acme, client):
     """Control: the configured certificate verifies even when the message carries none."""
     accepted(client, acme.connection, idp_response(acme, NEW, include_key_info=False))
+
+
+def test_a_certificate_in_keyinfo_other_than_the_signers_changes_nothing(
+    acme, attacker_key, client
+):
+    """Control: KeyInfo is never read; the configured certificate verifies the IdP's signature
+    whatever certificate the message carries."""
+    xml = resign_with(
+        idp_response(acme, NEW), acme.connection.keypair, key_info_keypair=attacker_key
+    )
+
+    accepted(client, acme.connection, xml)
+
+
+def test_ecdsa_signatures_of_a_connection_with_an_ec_certificate_are_accepted(acme, client):
+    ec_keypair = make_keypair("acme-ec.okta.example", slot="acme-ec", curve=True)
+    connection = ConnectionFactory(
+        company=acme.company, name="acme-ec", keypair=ec_keypair, default_team=acme.teams["Sales"]
+    )
+    xml = idp_for(acme, keypair=ec_keypair, entity_id=connection.idp_entity_id).response(
+        acs_url=connection.acs_url,
+        audience=connection.sp_entity_id,
+        name_id=NEW,
+        attributes=okta_attributes(NEW),
+        algorithm="ecdsa-sha256",
+        sign_response=True,
+    )
+
+    accepted(client, connection, xml)
+
+
+def test_rsa_sha512_signatures_are_accepted(acme, client):
+    accepted(client, acme.connection, idp_response(acme, NEW, algorithm="rsa-sha512"))
 
 
 def test_a_response_that_expired_within_the_clock_skew_is_accepted(acme, client):

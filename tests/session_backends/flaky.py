@@ -3,8 +3,9 @@ as the deprovisioning task meets it. Armed and disarmed by the tests that use it
 
 from __future__ import annotations
 
-from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.db import OperationalError
+
+from accounts.sessions import SessionStore as DatabaseSessionStore
 
 #: How many of the next deletes fail. Reset by the test fixture that arms it.
 failures_left = 0

@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from accounts.sessions import SessionStore as DatabaseSessionStore
 
 HOLD_DIR_VARIABLE = "DEPROVISIONING_TEST_HOLD_DIR"
 # Long enough for any test to kill us; bounded so that a broken test cannot wedge a worker.

@@ -18,8 +18,10 @@ from tests.connections.refusals.cases import (
     Refusal,
     acme_fingerprint,
     at_acs,
+    details_say,
     fingerprints,
     on_globex,
+    serialized,
 )
 from tests.connections.saml_helpers import (
     idp_for,
@@ -30,6 +32,7 @@ from tests.connections.saml_helpers import (
 )
 from tests.saml_idp import (
     ATTACKER_NAME_ID,
+    NS_DS,
     NS_SAML,
     NS_SAMLP,
     STATUS_RESPONDER,
@@ -39,6 +42,7 @@ from tests.saml_idp import (
     entity_expansion,
     external_entity,
     okta_attributes,
+    sign_element,
     with_doctype,
     wrap_assertion,
 )
@@ -192,6 +196,93 @@ CASES += [
             )
         ),
         never_created=(NEW,),
+    ),
+]
+
+
+# --- signatures that do not sign what they stand in ---------------------------------------------
+
+
+def _parts(given: Given, **options):
+    root = etree.fromstring(idp_response(given.acme, NEW, **options))
+    assertion = root.find(f"{{{NS_SAML}}}Assertion")
+    return root, assertion, assertion.find(f"{{{NS_DS}}}Signature")
+
+
+def _assertion_signature_moved_to_the_response(given: Given) -> bytes:
+    """Still a valid signature of the assertion, now standing in the Response: the Response
+    looks signed, so its unsigned fields (InResponseTo, Destination) would pass for signed."""
+    root, _, signature = _parts(given)
+    root.find(f"{{{NS_SAML}}}Issuer").addnext(signature)
+    return serialized(root)
+
+
+def _two_references(given: Given) -> bytes:
+    """One signature over two elements (validly: tests/test_saml_idp.py) instead of its own."""
+    root, assertion, _ = _parts(given, sign_assertion=False)
+    sign_element(
+        assertion, given.acme.connection.keypair, references=(assertion.get("ID"), root.get("ID"))
+    )
+    return serialized(root)
+
+
+def _object_in_the_signature(given: Given) -> bytes:
+    """A ds:Object carries content the signature does not cover (it is outside SignedInfo)."""
+    root, _, signature = _parts(given)
+    etree.SubElement(signature, f"{{{NS_DS}}}Object").text = ATTACKER_NAME_ID
+    return serialized(root)
+
+
+def _reference_to_the_whole_document(given: Given) -> bytes:
+    root, _, signature = _parts(given)
+    signature.find(f".//{{{NS_DS}}}Reference").set("URI", "")
+    return serialized(root)
+
+
+def _xml_id_repeating_the_assertion_id(given: Given) -> bytes:
+    """An xml:id is an ID to a parser that collects them: the Reference could resolve to it."""
+    root, assertion, _ = _parts(given)
+    root.find(f"{{{NS_SAML}}}Issuer").set(
+        "{http://www.w3.org/XML/1998/namespace}id", assertion.get("ID")
+    )
+    return serialized(root)
+
+
+CASES += [
+    Refusal(
+        "saml_malformed",
+        "assertion-signature-moved-to-the-response",
+        at_acs(_assertion_signature_moved_to_the_response),
+        never_created=(NEW,),
+        then=details_say("reason", "does not reference the element that carries it"),
+    ),
+    Refusal(
+        "saml_malformed",
+        "two-references",
+        at_acs(_two_references),
+        never_created=(NEW,),
+        then=details_say("reason", "2 References"),
+    ),
+    Refusal(
+        "saml_malformed",
+        "object-in-the-signature",
+        at_acs(_object_in_the_signature),
+        never_created=(NEW,),
+        then=details_say("reason", "ds:Object"),
+    ),
+    Refusal(
+        "saml_malformed",
+        "reference-to-the-whole-document",
+        at_acs(_reference_to_the_whole_document),
+        never_created=(NEW,),
+        then=details_say("reason", "does not reference the element that carries it"),
+    ),
+    Refusal(
+        "saml_malformed",
+        "xml-id-repeating-the-assertion-id",
+        at_acs(_xml_id_repeating_the_assertion_id),
+        never_created=(NEW,),
+        then=details_say("reason", "duplicate ID"),
     ),
 ]
 

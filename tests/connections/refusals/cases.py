@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from django.conf import settings
 from django.http import HttpResponse
 from django.test import Client
+from lxml import etree
 
 from audit.models import AuditEvent
 from tests.connections.saml_helpers import (
@@ -120,3 +121,25 @@ def fingerprints(
 
 def acme_fingerprint(given: Given) -> list[str]:
     return [given.acme.connection.keypair.fingerprint]
+
+
+def details_say(key: str, *words: str) -> Callable[[Given, AuditEvent], None]:
+    """Then: the audit event's ``key`` detail says each of ``words``: ``reason``, or
+    ``diagnosis`` (why a signature did not verify, the same whichever backend refused it)."""
+
+    def then(given: Given, event: AuditEvent) -> None:
+        assert all(word in event.details[key] for word in words), event.details
+
+    return then
+
+
+def all_of(*thens: Callable[[Given, AuditEvent], None]) -> Callable[[Given, AuditEvent], None]:
+    def then(given: Given, event: AuditEvent) -> None:
+        for each in thens:
+            each(given, event)
+
+    return then
+
+
+def serialized(root) -> bytes:
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")

@@ -4,6 +4,7 @@ saml_audience_mismatch, saml_destination_mismatch.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 from lxml import etree
@@ -26,9 +27,12 @@ from tests.connections.refusals.cases import (
     accepted,
     acme_fingerprint,
     acme_response,
+    all_of,
     at_acs,
+    details_say,
     fingerprints,
     on_acme,
+    serialized,
 )
 from tests.connections.saml_helpers import (
     idp_for,
@@ -38,6 +42,12 @@ from tests.connections.saml_helpers import (
     start_login,
 )
 from tests.saml_idp import (
+    ALG_C14N,
+    ALG_ENVELOPED,
+    ALG_EXC_C14N,
+    ATTACKER_NAME_ID,
+    NS_DS,
+    NS_SAML,
     okta_attributes,
     resign_with,
     sign_element,
@@ -179,6 +189,51 @@ def _the_request_still_answers(given: Given, event: AuditEvent) -> None:
 
 WITH_ATTACKER = ("acme", "attacker_key", "client")
 
+
+def _assertion_signed_by(keypair=None, **options) -> Callable[[Given], bytes]:
+    """acme's response whose assertion is signed (with acme's key unless ``keypair`` names the
+    attacker's) by ``sign_element`` with ``options``: real signatures outside the profile."""
+
+    def make(given: Given) -> bytes:
+        root = etree.fromstring(idp_response(given.acme, NEW, sign_assertion=False))
+        signer = getattr(given, keypair) if keypair else given.acme.connection.keypair
+        sign_element(root.find(f"{{{NS_SAML}}}Assertion"), signer, **options)
+        return serialized(root)
+
+    return make
+
+
+def _signature_value_changed(given: Given) -> bytes:
+    root = etree.fromstring(idp_response(given.acme, NEW))
+    value = root.find(f".//{{{NS_DS}}}SignatureValue")
+    raw = bytearray(base64.b64decode(value.text))
+    raw[-1] ^= 0x01
+    value.text = base64.b64encode(bytes(raw)).decode()
+    return serialized(root)
+
+
+def _configured_certificate_in_key_info(given: Given) -> bytes:
+    """The attacker signs with their own key and puts acme's certificate in KeyInfo: a verifier
+    that picks "the configured certificate the message names" still uses the right key."""
+    forged = tamper(idp_response(given.acme, NEW), NEW, given.acme.admin.email)
+    return resign_with(forged, given.attacker_key, key_info_keypair=given.acme.connection.keypair)
+
+
+def _response_signature_over_a_swapped_assertion(given: Given) -> bytes:
+    """Only the Response is signed; after signing, its assertion is swapped for a forged one."""
+    root = etree.fromstring(idp_response(given.acme, NEW, sign_assertion=False, sign_response=True))
+    forged = etree.fromstring(idp_response(given.acme, ATTACKER_NAME_ID, sign_assertion=False))
+    original = root.find(f"{{{NS_SAML}}}Assertion")
+    original.addnext(forged.find(f"{{{NS_SAML}}}Assertion"))
+    root.remove(original)
+    return serialized(root)
+
+
+WITH_ATTACKER = ("acme", "attacker_key", "client")
+DIGEST_MISMATCH = details_say("diagnosis", "digest mismatch")
+VALUE_MISMATCH = details_say("diagnosis", "signature value mismatch")
+ATTACKER_EC = ("acme", "attacker_ec_key", "client")
+
 CASES += [
     Refusal(
         "saml_signature_invalid",
@@ -186,7 +241,72 @@ CASES += [
         at_acs(_tampered),
         on=on_acme,
         never_created=(NEW,),
-        then=fingerprints(acme_fingerprint, acme_fingerprint),
+        then=all_of(fingerprints(acme_fingerprint, acme_fingerprint), DIGEST_MISMATCH),
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "signature-value-changed",
+        at_acs(_signature_value_changed),
+        never_created=(NEW,),
+        then=VALUE_MISMATCH,
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "response-signature-over-a-swapped-assertion",
+        at_acs(_response_signature_over_a_swapped_assertion),
+        never_created=(NEW, ATTACKER_NAME_ID),
+        then=DIGEST_MISMATCH,
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "attacker-key-with-the-configured-certificate-in-keyinfo",
+        at_acs(_configured_certificate_in_key_info),
+        needs=WITH_ATTACKER,
+        never_created=(NEW,),
+        then=all_of(fingerprints(acme_fingerprint, acme_fingerprint), VALUE_MISMATCH),
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "ecdsa-by-another-key-on-an-rsa-connection",
+        at_acs(_assertion_signed_by("attacker_ec_key", algorithm="ecdsa-sha256")),
+        needs=ATTACKER_EC,
+        never_created=(NEW,),
+        then=details_say("diagnosis", "no configured certificate holds a key for this algorithm"),
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "hmac-keyed-with-the-configured-certificate",
+        at_acs(_assertion_signed_by(algorithm="hmac-sha256")),
+        never_created=(NEW,),
+        then=details_say("reason", "HMAC is refused"),
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "sha1-digest",
+        at_acs(_assertion_signed_by(digest="sha1")),
+        never_created=(NEW,),
+        then=details_say("reason", "SHA-1 is refused", "digest"),
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "extra-transform",
+        at_acs(_assertion_signed_by(transforms=(ALG_ENVELOPED, ALG_EXC_C14N, ALG_EXC_C14N))),
+        never_created=(NEW,),
+        then=details_say("reason", "transforms not accepted"),
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "inclusive-c14n-transform",
+        at_acs(_assertion_signed_by(transforms=(ALG_ENVELOPED, ALG_C14N))),
+        never_created=(NEW,),
+        then=details_say("reason", "transforms not accepted"),
+    ),
+    Refusal(
+        "saml_signature_invalid",
+        "inclusive-c14n-of-signed-info",
+        at_acs(_assertion_signed_by(canonicalization=ALG_C14N)),
+        never_created=(NEW,),
+        then=details_say("reason", "canonicalization not accepted"),
     ),
     *(
         Refusal(
@@ -237,6 +357,7 @@ CASES += [
             f"rsa-sha1-{label}",
             at_acs(acme_response(algorithm="rsa-sha1", sign_response=sign_response)),
             never_created=(NEW,),
+            then=details_say("reason", "SHA-1 is refused"),
         )
         for label, sign_response in [("assertion", False), ("both", True)]
     ),

@@ -1,0 +1,60 @@
+"""The session engine (``SESSION_ENGINE = "accounts.sessions"``): Django's database sessions,
+each written once.
+
+Django's database store makes a new session (at every login: ``cycle_key``) by asking the
+database whether a random key is free, inserting an empty row for it, and letting the middleware
+update that row with the session's data at the end of the request: three statements and two
+commits for one session. This store picks the key without asking (32 characters out of 36: two
+keys collide with odds of one in 10^49, and the row's unique key would still refuse it) and
+writes the row once, when the session is saved; saving data this object already wrote does
+nothing. The sign-in's finish step saves the session inside its own transaction
+(``connections.views.finish``), so the session lands with the rest of the sign-in and the
+middleware's save at the end of the response writes nothing more.
+
+It stores exactly what ``django.contrib.sessions.backends.db`` stores, in the same table: the
+deprovisioning task ends sessions through it like through Django's.
+"""
+
+from __future__ import annotations
+
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.db import DatabaseError, IntegrityError, router
+from django.utils.crypto import get_random_string
+
+
+class SessionStore(DatabaseSessionStore):
+    def __init__(self, session_key: str | None = None) -> None:
+        super().__init__(session_key)
+        self._row_missing = False  # a key made here: its row is inserted by the first save
+        self._written: str | None = None  # the encoded data this object last wrote
+
+    def create(self) -> None:
+        # Unlike Django's, no row yet: the first save inserts it (with the data by then).
+        self._session_key = get_random_string(32, VALID_KEY_CHARS)
+        self._row_missing = True
+        self._get_session(no_load=True)
+        self.modified = True
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            self.create()
+        must_create = must_create or self._row_missing
+        instance = self.create_model_instance(self._get_session(no_load=must_create))
+        if not must_create and instance.session_data == self._written:
+            return
+        using = router.db_for_write(self.model, instance=instance)
+        # No savepoint around it, unlike Django's: a clash of random keys cannot be retried in
+        # practice anyway, and a savepoint is two more statements on every login.
+        try:
+            instance.save(force_insert=must_create, force_update=not must_create, using=using)
+        except IntegrityError:
+            if must_create:
+                raise CreateError from None
+            raise
+        except DatabaseError:
+            if not must_create:
+                raise UpdateError from None  # the row is gone: the middleware says so
+            raise
+        self._row_missing = False
+        self._written = instance.session_data

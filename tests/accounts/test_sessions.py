@@ -1,0 +1,86 @@
+"""The session engine (``accounts.sessions``) writes each session once: a new session costs one
+INSERT when it is saved, a save of what was already written costs nothing, and otherwise it is
+Django's database store (same table, same rows, same refusal of a session that vanished)."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
+from django.contrib.sessions.models import Session
+
+from accounts.sessions import SessionStore
+from tests.sql_statements import statements
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_new_session_is_one_insert_when_saved_and_nothing_before():
+    session = SessionStore()
+    with statements() as ran:
+        session.cycle_key()  # what login does: a new key
+        session["user"] = "42"
+        key = session.session_key
+    assert len(ran) == 0
+    assert key is not None and not Session.objects.filter(session_key=key).exists()
+
+    with statements() as ran:
+        session.save()
+        session.save()  # the middleware's save of the same data
+
+    assert ran.kinds() == ["INSERT django_session"]
+    assert ran.transactions == 1
+    assert DjangoDatabaseStore(session_key=key).load() == {"user": "42"}
+
+
+def test_a_change_after_saving_is_one_update():
+    session = SessionStore()
+    session["user"] = "42"
+    session.save()
+
+    with statements() as ran:
+        session["team"] = "Sales"
+        session.save()
+
+    assert ran.kinds() == ["UPDATE django_session"]
+    assert SessionStore(session_key=session.session_key).load() == {"user": "42", "team": "Sales"}
+
+
+def test_a_stored_session_loads_and_saves_like_djangos():
+    stored = DjangoDatabaseStore()
+    stored["user"] = "42"
+    stored.save()
+    session = SessionStore(session_key=stored.session_key)
+
+    assert session["user"] == "42"
+    session["user"] = "43"
+    session.save()
+    assert DjangoDatabaseStore(session_key=stored.session_key).load() == {"user": "43"}
+
+
+def test_cycling_the_key_of_a_stored_session_moves_its_data_and_drops_the_old_row():
+    session = SessionStore()
+    session["user"] = "42"
+    session.save()
+    old = session.session_key
+
+    session.cycle_key()
+    session.save()
+
+    assert session.session_key != old
+    assert list(Session.objects.values_list("session_key", flat=True)) == [session.session_key]
+    assert SessionStore(session_key=session.session_key).load() == {"user": "42"}
+
+
+def test_a_session_deleted_meanwhile_is_not_written_back():
+    """Deprovisioning deleted the row while the request ran: the save refuses (the middleware
+    turns that into SessionInterrupted) instead of resurrecting the session."""
+    session = SessionStore()
+    session["user"] = "42"
+    session.save()
+    SessionStore(session_key=session.session_key).delete()
+
+    session["user"] = "43"
+    with pytest.raises(UpdateError):
+        session.save()
+    assert not Session.objects.exists()

@@ -1,0 +1,134 @@
+"""How many SQL statements and transactions each step of a sign-in costs, pinned so that a
+regression shows: counts, never time (``bench/saml_acs.py`` measures the time).
+
+Each count is the warm path (the connection's trusted keys and pysaml2 client already cached,
+as in a running process) of a browser with no session yet and a user who already exists, unless
+the test says otherwise. Before the lean path (issue 13) an IdP-initiated sign-in took 17
+statements in 7 transactions: ACS 3 in 1, finish 14 in 6 (the connection read twice, the
+pending sign-in read then deleted, the session checked for, inserted then updated, the
+user-session record read then inserted).
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from accounts.models import User
+from tests.connections.saml_helpers import (
+    idp_for,
+    idp_response,
+    post_to_acs,
+    signed_in_email,
+    start_login,
+)
+from tests.saml_idp import okta_attributes, tamper
+from tests.sql_statements import statements
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ACS_IDP_INITIATED = [
+    "SELECT connections_connection",
+    "INSERT connections_seenassertion",
+    "INSERT connections_verifiedsignin",
+]
+FINISH = [
+    "SELECT connections_connection",
+    "DELETE connections_verifiedsignin",  # fetched and consumed: DELETE ... RETURNING
+    "SELECT accounts_domain",
+    "SELECT accounts_user",
+    "INSERT audit_auditevent",
+    "UPDATE accounts_user",  # last_login
+    "INSERT accounts_usersession",
+    "INSERT django_session",
+]
+
+
+@pytest.fixture
+def warm(acme):
+    """A process that has served acme before: its keys and pysaml2 client are cached."""
+    browser = Client()
+    start_login(browser, acme.connection)
+    post_to_acs(browser, acme.connection, idp_response(acme, acme.admin.email))
+    return acme
+
+
+def test_idp_initiated_acs_then_finish(warm):
+    acme = warm
+    browser = Client()
+    xml = idp_response(acme, acme.member.email)
+
+    with statements() as acs:
+        response = post_to_acs(browser, acme.connection, xml)
+    with statements() as finish:
+        done = browser.get(response["Location"])
+
+    assert done.status_code == 302
+    assert signed_in_email(browser) == acme.member.email
+    assert (acs.kinds(), acs.transactions) == (ACS_IDP_INITIATED, 1)
+    assert (finish.kinds(), finish.transactions) == (FINISH, 1)
+
+
+def test_sp_initiated_login_acs_then_finish(warm):
+    acme = warm
+    browser = Client()
+
+    with statements() as login:
+        start, _ = start_login(browser, acme.connection, next_path="/after")
+    xml = idp_for(acme).respond_to(
+        start["Location"],
+        name_id=acme.member.email,
+        attributes=okta_attributes(acme.member.email),
+    )
+    with statements() as acs:
+        response = post_to_acs(browser, acme.connection, xml)
+    with statements() as finish:
+        done = browser.get(response["Location"])
+
+    assert done["Location"] == "/after"
+    assert (login.kinds(), login.transactions) == (
+        ["SELECT connections_connection", "INSERT connections_pendingauthnrequest"],
+        1,
+    )
+    assert (acs.kinds(), acs.transactions) == (
+        [
+            "SELECT connections_connection",
+            "DELETE connections_pendingauthnrequest",  # DELETE ... RETURNING
+            "INSERT connections_seenassertion",
+            "INSERT connections_verifiedsignin",
+        ],
+        1,
+    )
+    assert (finish.kinds(), finish.transactions) == (FINISH, 1)
+
+
+def test_a_first_sign_in_creates_the_user_in_the_same_single_transaction(warm):
+    acme = warm
+    browser = Client()
+    response = post_to_acs(browser, acme.connection, idp_response(acme, "new@acme.com"))
+
+    with statements() as finish:
+        browser.get(response["Location"])
+
+    assert signed_in_email(browser) == "new@acme.com"
+    assert finish.transactions == 1
+    assert finish.kinds().count("INSERT accounts_user") == 1
+    assert len(finish) == 12
+    # The atomic blocks of JIT and user_create, nested: savepoints, on a first sign-in only.
+    assert finish.savepoints == 3
+
+
+def test_a_refused_response_costs_one_read_and_the_audit_event(warm):
+    acme = warm
+    xml = tamper(idp_response(acme, acme.member.email), acme.member.email, acme.admin.email)
+    users = User.objects.count()
+
+    with statements() as acs:
+        refused = post_to_acs(Client(), acme.connection, xml)
+
+    assert refused.status_code == 403
+    assert (acs.kinds(), acs.transactions) == (
+        ["SELECT connections_connection", "INSERT audit_auditevent"],
+        1,
+    )
+    assert User.objects.count() == users

@@ -1,0 +1,73 @@
+"""Count the SQL statements and the transactions a piece of code runs, for the tests that pin
+how lean a request is. Counts, never time.
+
+Run it in a ``transactional_db`` test: inside pytest-django's per-test transaction every
+statement would sit in one outer block, and the transactions of the code under test could not
+be told apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from django.db import connection
+
+_CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+@dataclass
+class Statements:
+    """What ran: ``sql`` (every statement but transaction control), ``transactions`` (how many
+    commits with writes in them: an outermost atomic block that wrote, or a write run in
+    autocommit) and ``savepoints``."""
+
+    sql: list[str] = field(default_factory=list)
+    transactions: int = 0
+    savepoints: int = 0
+    _blocks: list[object] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.sql)
+
+    def kinds(self) -> list[str]:
+        """The first word and table of each statement, to read a failure at a glance."""
+        return [_kind(sql) for sql in self.sql]
+
+
+def _kind(sql: str) -> str:
+    words = sql.replace('"', "").split()
+    verb = words[0].upper()
+    table = ""
+    for keyword in ("FROM", "INTO", "UPDATE"):
+        upper = [word.upper() for word in words]
+        if keyword in upper[:-1] and (keyword != "UPDATE" or verb == "UPDATE"):
+            table = words[upper.index(keyword) + 1]
+            break
+    return f"{verb} {table}".strip()
+
+
+@contextmanager
+def statements() -> Iterator[Statements]:
+    seen = Statements()
+
+    def record(execute, sql, params, many, context):
+        verb = sql.lstrip().split(None, 1)[0].upper()
+        if verb in _CONTROL:
+            seen.savepoints += verb == "SAVEPOINT"
+            return execute(sql, params, many, context)
+        seen.sql.append(sql)
+        writes = verb in _WRITES
+        if connection.in_atomic_block:
+            outermost = connection.atomic_blocks[0]
+            if writes and not any(block is outermost for block in seen._blocks):
+                seen._blocks.append(outermost)
+                seen.transactions += 1
+        elif writes:
+            seen.transactions += 1
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(record):
+        yield seen
