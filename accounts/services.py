@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from importlib import import_module
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Company, Domain, Role, Team, User, UserSource
+from accounts.models import Company, Domain, Role, Team, User, UserSession, UserSource
 from accounts.validators import normalize_email
 from audit.services import audit_record
 from core.exceptions import Conflict, ValidationFailed
@@ -225,3 +227,16 @@ def team_delete(*, team: Team, acting_user: User | None = None, actor_label: str
         target=name,
         details={"members": members[:100], "member_count": len(members)},
     )
+
+
+def user_sessions_end(*, session_keys: Iterable[str]) -> int:
+    """End these recorded sessions: each deleted through the configured session engine (so it
+    works for the database, cache and cached_db backends alike), then its record (and what
+    hangs off it, such as the SAML details kept for Single Logout). Returns how many there
+    were; ending an ended session is harmless."""
+    keys = list(dict.fromkeys(session_keys))
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    for key in keys:
+        store(session_key=key).delete()
+    UserSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)

@@ -7,6 +7,8 @@ django-environ parses the values; these wrappers make every bad value fail at st
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -116,3 +118,21 @@ def read_choice(name: str, *, default: str, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
     return value
+
+
+def read_fernet_keys(name: str) -> list[str]:
+    """Comma-separated Fernet keys (url-safe base64 of 32 bytes each), the first one the key
+    that encrypts; [] when unset."""
+    keys = read_list(name, default=[])
+    for position, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (url-safe base64 of 32 bytes); make "
+                'one with: python -c "from cryptography.fernet import Fernet; '
+                'print(Fernet.generate_key().decode())"'
+            )
+    return keys

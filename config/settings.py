@@ -12,6 +12,7 @@ from config.env import (
     read_bool,
     read_choice,
     read_database,
+    read_fernet_keys,
     read_int,
     read_list,
     read_redis_url,
@@ -47,6 +48,16 @@ SAML_CLOCK_SKEW_SECONDS = read_int("SAML_CLOCK_SKEW_SECONDS", default=120, minim
 SAML_SIGNATURE_BACKEND = read_choice(
     "SAML_SIGNATURE_BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")
 )
+
+# SP private keys (request signing, assertion decryption) are stored encrypted with this key:
+# one or more Fernet keys, comma-separated; the first encrypts, every one decrypts, so the key
+# itself rotates by putting a new one first (then `manage.py connection reencrypt-sp-keys`).
+# Unset outside debug, the service still starts; what needs an SP key (SP metadata, signed
+# requests, encrypted assertions) fails with an error naming the variable. In debug, unset means
+# a key made at run time under var/ (connections.key_encryption).
+SAML_KEY_ENCRYPTION_KEYS = read_fernet_keys("SAML_KEY_ENCRYPTION_KEY")
+# RSA key size of the SP keys the product makes (not read from the environment).
+SAML_SP_KEY_BITS = 3072
 
 # Hosts whose IdP metadata URL may resolve to a private address or use plain http (in-house
 # IdPs, tests); every other metadata URL is https to a public address (connections.metadata_fetch).

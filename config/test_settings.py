@@ -6,6 +6,7 @@ through, so the same suite runs on SQLite and in-process tasks or on PostgreSQL 
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 
@@ -13,10 +14,17 @@ os.environ.setdefault("DJANGO_DEBUG", "0")
 os.environ.setdefault("DJANGO_SECRET_KEY", secrets.token_urlsafe(50))
 os.environ.setdefault("BASE_URL", "https://sso.test")
 os.environ.setdefault("DJANGO_ALLOWED_HOSTS", "sso.test,testserver")
+# The key that encrypts SP private keys at rest, made per run (the commands the tests run in a
+# subprocess inherit it).
+os.environ.setdefault(
+    "SAML_KEY_ENCRYPTION_KEY", base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+)
 
 from config.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Key generation is the slow part of tests that make SP keys; production makes 3072-bit keys.
+SAML_SP_KEY_BITS = 2048
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from connections.admin_forms import ConnectionForm
+from connections.admin_sp_keys import SpKeysAdminMixin
 from connections.metadata import (
     connection_apply_metadata,
     connection_create_from_metadata,
@@ -34,7 +35,7 @@ class SigningCertificateInline(admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(SpKeysAdminMixin, admin.ModelAdmin):
     form = ConnectionForm
     list_display = (
         "name",
@@ -51,6 +52,7 @@ class ConnectionAdmin(admin.ModelAdmin):
         "observed_idp_entity_id",
         "metadata_status",
         "service_provider_values",
+        "sp_keys",
         "setup_links",
         "test_login",
         "sign_in_health",
@@ -73,6 +75,12 @@ class ConnectionAdmin(admin.ModelAdmin):
             "It sets the sign-on URL, entity ID and signing certificates.",
         }),
         ("Provisioning", {"fields": ("provisioning", "default_team", "allow_idp_initiated", "attribute_mapping")}),
+        ("Our side (service provider)", {
+            "fields": ("sign_requests", "require_encryption", "slo_url", "sp_keys"),
+            "description": "Signed requests, encrypted assertions and single logout. The SP "
+            "certificates are made by the product and published in the SP metadata; rotate "
+            "them with the actions “Start an SP key rotation”, then “Finish”.",
+        }),
         ("Send to the customer", {"fields": ("service_provider_values", "setup_links")}),
         ("Diagnose", {"fields": ("test_login", "sign_in_health", "unmatched_divisions")}),
         ("History", {"fields": ("created_at", "updated_at")}),
@@ -95,13 +103,21 @@ class ConnectionAdmin(admin.ModelAdmin):
             ("ACS (single sign-on) URL", obj.acs_url),
             ("SP metadata", obj.sp_entity_id),
             ("SP-initiated login", obj.login_url),
+            ("Single logout URL (HTTP-Redirect and HTTP-POST)", obj.slo_service_url),
         ]
         return format_html(
             "<table>{}</table>",
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
         )
 
-    actions = ["refresh_metadata", "issue_setup_link", "revoke_setup_links"]
+    actions = [
+        "refresh_metadata",
+        "issue_setup_link",
+        "revoke_setup_links",
+        "start_sp_key_rotation",
+        "finish_sp_key_rotation",
+        "cancel_sp_key_rotation",
+    ]
 
     def has_issue_setup_link_permission(self, request) -> bool:
         return request.user.has_perm("connections.add_setuplink")
@@ -292,6 +308,13 @@ class ConnectionAdmin(admin.ModelAdmin):
                     attribute_mapping=data["attribute_mapping"],
                     **common,
                 )
+            ours = {
+                field: data[field]
+                for field in ("sign_requests", "require_encryption", "slo_url")
+                if data.get(field)
+            }
+            if ours:
+                connection_update(connection=created, acting_user=request.user, **ours)
             obj.pk = created.pk
             return
         if metadata is not None:

@@ -9,6 +9,7 @@ from django import forms
 from accounts.models import Team
 from connections.certificates import parse_certificate
 from connections.idp_metadata import parse_idp_metadata
+from connections.key_encryption import SpKeysUnavailable, require_available
 from connections.metadata import metadata_from_url
 from connections.models import Connection, ConnectionStatus
 from core.exceptions import ApplicationError
@@ -58,11 +59,21 @@ class ConnectionForm(forms.ModelForm):
         "metadata describes several.",
     )
 
+    slo_url = forms.URLField(
+        label="IdP single logout URL",
+        max_length=1000,
+        required=False,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"class": "vURLField", "size": 80}),
+        help_text=Connection._meta.get_field("slo_url").help_text,
+    )
+
     class Meta:
         model = Connection
         fields = (
             "company", "name", "status", "sign_on_url", "idp_entity_id", "provisioning",
-            "default_team", "allow_idp_initiated", "attribute_mapping",
+            "default_team", "allow_idp_initiated", "attribute_mapping", "sign_requests",
+            "require_encryption", "slo_url",
         )  # fmt: skip
         widgets = {"idp_entity_id": forms.TextInput(attrs={"size": 80})}
         field_classes = {"default_team": TeamChoiceField}
@@ -82,6 +93,12 @@ class ConnectionForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        for field in ("sign_requests", "require_encryption"):
+            if data.get(field) and not getattr(self.instance, field):
+                try:
+                    require_available()  # the SP key it needs can be made and stored
+                except SpKeysUnavailable as error:
+                    raise forms.ValidationError({field: error.message}) from None
         data["metadata"] = self._clean_metadata(data)
         if data["metadata"] is not None:
             # The model's own checks (run after this) see the IdP side the metadata brings.

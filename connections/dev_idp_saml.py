@@ -17,7 +17,8 @@ from saml2.saml import NAME_FORMAT_UNSPECIFIED, NAMEID_FORMAT_EMAILADDRESS, Name
 from saml2.server import Server
 
 from connections.models import Connection
-from connections.saml import sp_metadata, xmlsec_binary
+from connections.saml import xmlsec_binary
+from connections.sp_metadata import sp_metadata
 
 
 @dataclass(frozen=True)

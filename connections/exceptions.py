@@ -105,6 +105,33 @@ class SamlStatusFailure(SignInRefused):
     default_message = "The identity provider reported that the sign-in failed."
 
 
+class SamlEncryptionRequired(SignInRefused):
+    code = "saml_encryption_required"
+    default_message = (
+        "This connection accepts only encrypted assertions, and the identity provider sent a "
+        "plain one. Ask your IT team to turn on assertion encryption with the certificate in "
+        "our SP metadata."
+    )
+
+
+class SamlDecryptionFailed(SignInRefused):
+    code = "saml_decryption_failed"
+    default_message = (
+        "The identity provider's encrypted assertion could not be decrypted: it was not "
+        "encrypted for this connection's current certificate, or with an algorithm we accept "
+        "(AES-GCM or AES-CBC, with RSA-OAEP). Ask your IT team to take the encryption "
+        "certificate from our SP metadata."
+    )
+
+
+class SamlUnknownPrincipal(SignInRefused):
+    """A logout request for someone with no session from this connection (Single Logout)."""
+
+    code = "saml_unknown_principal"
+    http_status = 404
+    default_message = "Nobody signed in through this connection matches this logout request."
+
+
 class AttributeMissing(SignInRefused):
     code = "attribute_missing"
     default_message = "The identity provider did not send a required attribute (the email address)."
@@ -147,6 +174,8 @@ ALL_REFUSALS: tuple[type[SignInRefused], ...] = (
     SamlUnsolicited,
     SamlInResponseToMismatch,
     SamlStatusFailure,
+    SamlEncryptionRequired,
+    SamlDecryptionFailed,
     AttributeMissing,
     UserNotProvisioned,
     UserDeactivated,
@@ -154,3 +183,7 @@ ALL_REFUSALS: tuple[type[SignInRefused], ...] = (
     EmailDomainNotAllowed,
 )
 ERROR_CODES = frozenset(cls.code for cls in ALL_REFUSALS)
+# Single Logout refuses with the sign-in codes that fit (signature, issuer, destination, time,
+# replay, InResponseTo, status) and this one of its own.
+LOGOUT_ONLY_REFUSALS: tuple[type[SignInRefused], ...] = (SamlUnknownPrincipal,)
+ALL_ERROR_CODES = ERROR_CODES | {cls.code for cls in LOGOUT_ONLY_REFUSALS}

@@ -7,7 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.attributes import validate_attribute_mapping
-from connections.validators import validate_connection_name, validate_sign_on_url
+from connections.validators import (
+    validate_connection_name,
+    validate_sign_on_url,
+    validate_slo_url,
+)
 
 
 class Provisioning(models.TextChoices):
@@ -83,6 +87,28 @@ class Connection(models.Model):
     metadata_last_error = models.TextField(
         "last metadata refresh error", blank=True, editable=False
     )
+    # Our side of the trust (connections.sp_keys, connections.sp_metadata, connections.logout).
+    sign_requests = models.BooleanField(
+        "sign requests",
+        default=False,
+        help_text="Sign AuthnRequests and LogoutRequests (HTTP-Redirect binding, RSA-SHA256) with "
+        "this connection's SP signing key, published in the SP metadata. For IdPs that require "
+        "signed requests (AD FS, Shibboleth, Okta's single logout...).",
+    )
+    require_encryption = models.BooleanField(
+        "require encrypted assertions",
+        default=False,
+        help_text="Refuse assertions that are not encrypted to this connection's SP encryption "
+        "certificate (encrypted ones are always accepted).",
+    )
+    slo_url = models.URLField(
+        "IdP single logout URL",
+        max_length=1000,
+        blank=True,
+        validators=[validate_slo_url],
+        help_text="Where signing out sends a LogoutRequest (and where IdP-initiated logouts are "
+        "answered). Blank: signing out ends the session here only.",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -118,6 +144,11 @@ class Connection(models.Model):
     @property
     def login_url(self) -> str:
         return _absolute(reverse("sso-login", args=[self.name]))
+
+    @property
+    def slo_service_url(self) -> str:
+        """Our Single Logout service (HTTP-Redirect and HTTP-POST)."""
+        return _absolute(reverse("sso-slo", args=[self.name]))
 
     @property
     def is_usable(self) -> bool:
@@ -157,6 +188,53 @@ class SigningCertificate(models.Model):
     @property
     def base64_der(self) -> str:
         return "".join(line for line in self.pem.splitlines() if not line.startswith("-----"))
+
+
+class SpKeyUse(models.TextChoices):
+    SIGNING = "signing", "Signing (requests)"
+    ENCRYPTION = "encryption", "Encryption (assertions)"
+
+
+class SpKeyState(models.TextChoices):
+    CURRENT = "current", "Current"
+    NEXT = "next", "Next (published during a rotation, not yet signing)"
+
+
+class SpKey(models.Model):
+    """One of our (the SP's) key pairs for a connection, made by the product
+    (``connections.sp_keys``). The private key is stored encrypted with the environment's key
+    (``connections.key_encryption``); the certificate is self-signed, a container for the public
+    key that goes into the SP metadata.
+
+    Per use, one ``current`` key and, during a rotation, a ``next`` one: both are published and
+    both decrypt; the current one signs until the rotation is finished.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="sp_keys")
+    use = models.CharField(max_length=10, choices=SpKeyUse.choices)
+    state = models.CharField(max_length=10, choices=SpKeyState.choices)
+    private_key_encrypted = models.TextField(editable=False)
+    certificate_pem = models.TextField(editable=False)
+    fingerprint_sha256 = models.CharField("SHA-256 fingerprint", max_length=95, editable=False)
+    not_after = models.DateTimeField("expires", editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["use", "state"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "use", "state"], name="sp_key_one_per_use_and_state"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.use} key ({self.state}) of {self.connection_id}"
+
+    @property
+    def base64_der(self) -> str:
+        return "".join(
+            line for line in self.certificate_pem.splitlines() if not line.startswith("-----")
+        )
 
 
 # --- state of sign-ins in flight ------------------------------------------------------------
@@ -223,6 +301,68 @@ class VerifiedSignIn(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in via {self.connection_id} at {self.created_at:%H:%M:%S}"
+
+
+# --- Single Logout ---------------------------------------------------------------------------
+
+
+class SamlSession(models.Model):
+    """How the IdP named the person of a session signed in through a connection: a LogoutRequest
+    names them the same way (NameID with its format and qualifiers, SessionIndex). One per
+    recorded session; it goes when the session record does (sign-out, deprovisioning, SLO)."""
+
+    user_session = models.OneToOneField(
+        "accounts.UserSession",
+        to_field="session_key",
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="saml",
+    )
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    name_id = models.CharField(max_length=1000)
+    name_id_format = models.CharField(max_length=200, blank=True)
+    name_qualifier = models.CharField(max_length=1000, blank=True)
+    sp_name_qualifier = models.CharField(max_length=1000, blank=True)
+    session_index = models.CharField(max_length=1000, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["connection", "name_id"], name="saml_session_name_id")]
+
+    def __str__(self) -> str:
+        return f"{self.name_id} via {self.connection_id}"
+
+
+class PendingLogoutRequest(models.Model):
+    """A LogoutRequest we sent (SP-initiated Single Logout), awaiting the IdP's LogoutResponse."""
+
+    request_id = models.CharField(max_length=100, unique=True)
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    name_id = models.CharField(max_length=1000)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.request_id} ({self.connection_id})"
+
+
+class SeenLogoutMessage(models.Model):
+    """IDs of verified logout messages from an IdP, for replay detection; kept until the message
+    would be refused as stale anyway."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    message_id = models.CharField(max_length=200)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "message_id"], name="seen_logout_message_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message_id
 
 
 class SetupLink(models.Model):

@@ -12,11 +12,13 @@ chooses how the signatures are verified:
 - ``xmlsec1``: stock pysaml2 (``Saml2Client.parse_authn_request_response``, which runs the
   ``xmlsec1`` program on temporary files). Kept selectable so the test suite runs every SAML
   security test through both and proves the in-process path refuses exactly what it refuses.
+  An encrypted assertion is always verified in process: it was decrypted in process
+  (``connections.saml_sp_crypto``), and pysaml2 would need our private key in a file.
 
 Two caches, both keyed on the connection's ``updated_at`` (every change of a connection or its
 certificates bumps it): the keys a connection trusts (process-wide, immutable, small) and the
-pysaml2 client of a connection (per thread) for the SP metadata, AuthnRequests and the
-``xmlsec1`` backend.
+pysaml2 client of a connection (per thread) for the ``xmlsec1`` backend. AuthnRequests, logout
+messages and the SP metadata are ours (``connections.saml_messages``, ``connections.sp_metadata``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,6 @@ from lxml import etree
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
-from saml2.metadata import create_metadata_string
 from saml2.population import Population
 from saml2.response import StatusError
 from saml2.saml import NAMEID_FORMAT_EMAILADDRESS
@@ -182,22 +183,6 @@ class _ClientCache(threading.local):
 _clients = _ClientCache()
 
 
-def sp_metadata(connection: Connection) -> bytes:
-    """The SP metadata document; its URL is the SP entity ID."""
-    config = _clients.get(connection, placeholder_issuer(connection)).config
-    return create_metadata_string(None, config=config, valid=24 * 7)
-
-
-def authn_request_redirect(connection: Connection) -> tuple[str, str]:
-    """An AuthnRequest over the HTTP-Redirect binding: (request ID, URL to send the browser to)."""
-    client = _clients.get(connection, placeholder_issuer(connection))
-    request_id, info = client.prepare_for_authenticate(
-        entityid=placeholder_issuer(connection), relay_state="", binding=BINDING_HTTP_REDIRECT
-    )
-    location = dict(info["headers"])["Location"]
-    return request_id, location
-
-
 # --- the keys a connection trusts --------------------------------------------------------------
 
 
@@ -265,7 +250,7 @@ def verify_response(
     """Verify the signatures of ``inspected`` with the connection's certificates as the only
     trust anchor and return what its assertion says. ``issuer`` names the IdP metadata entry
     those certificates are filed under (for pysaml2)."""
-    if settings.SAML_SIGNATURE_BACKEND == "xmlsec1":
+    if settings.SAML_SIGNATURE_BACKEND == "xmlsec1" and not inspected.encrypted:
         return _verify_with_pysaml2(connection, inspected, issuer=issuer)
     return _verify_in_process(connection, inspected)
 

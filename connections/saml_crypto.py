@@ -208,7 +208,7 @@ def _algorithm(element: etree._Element | None, what: str) -> str:
     return algorithm
 
 
-def _refuse_algorithm(what: str, algorithm: str) -> AlgorithmRefused:
+def refuse_algorithm(what: str, algorithm: str) -> AlgorithmRefused:
     if _HMAC in algorithm:
         return AlgorithmRefused(f"HMAC is refused ({what} {algorithm}): it is not a signature")
     if algorithm.endswith(_SHA1):
@@ -284,12 +284,12 @@ def check_signature_profile(signature: etree._Element, element: etree._Element) 
         raise SignatureMisplaced(f"unexpected Reference layout: {[c.tag for c in reference]}")
 
     if _algorithm(c14n, "canonicalization") != EXC_C14N:
-        raise _refuse_algorithm("canonicalization", c14n.get("Algorithm"))
+        raise refuse_algorithm("canonicalization", c14n.get("Algorithm"))
     _inclusive_namespaces_only(c14n, "CanonicalizationMethod")
 
     method_uri = _algorithm(method, "signature")
     if method_uri not in SIGNATURE_METHODS:
-        raise _refuse_algorithm("signature algorithm", method_uri)
+        raise refuse_algorithm("signature algorithm", method_uri)
     _only_children(method, (), "SignatureMethod")
 
     transforms = list(reference[0])
@@ -306,7 +306,7 @@ def check_signature_profile(signature: etree._Element, element: etree._Element) 
 
     digest_uri = _algorithm(reference[1], "digest")
     if digest_uri not in DIGEST_METHODS:
-        raise _refuse_algorithm("digest algorithm", digest_uri)
+        raise refuse_algorithm("digest algorithm", digest_uri)
 
     signature_transform, key_kind = SIGNATURE_METHODS[method_uri]
     return SignatureProfile(

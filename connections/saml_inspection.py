@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import hashlib
 import ipaddress
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from xml.sax.saxutils import quoteattr
 
 from lxml import etree
 
-from connections import saml_crypto
+from connections import saml_crypto, saml_sp_crypto
 from connections.certificates import format_fingerprint
 from connections.exceptions import (
+    SamlDecryptionFailed,
     SamlInResponseToMismatch,
     SamlMalformed,
     SamlSignatureAlgorithmRefused,
@@ -54,8 +58,9 @@ _FORBIDDEN_MARKUP = re.compile(
 # The byte scan above only means something on UTF-8 (or ASCII) text.
 _XML_DECLARATION_ENCODING = re.compile(rb"^<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 
-# Elements we cannot read (nothing decrypts yet) or whose meaning we do not know: an assertion
-# with a condition it cannot evaluate is invalid (saml-core 2.5.1.2).
+# Elements we cannot read (an EncryptedAssertion is decrypted first, and only a direct child of
+# the Response) or whose meaning we do not know: an assertion with a condition it cannot evaluate
+# is invalid (saml-core 2.5.1.2).
 _UNSUPPORTED = ("EncryptedAssertion", "EncryptedID", "EncryptedAttribute", "Condition")
 
 
@@ -66,6 +71,8 @@ def _q(namespace: str, tag: str) -> str:
 @dataclass(frozen=True)
 class InspectedResponse:
     xml: bytes
+    # The tree that is read; for an encrypted assertion, a copy of the received tree with the
+    # EncryptedAssertion replaced by the assertion decrypted from it.
     root: Element
     assertion: Element | None
     response_id: str
@@ -88,6 +95,9 @@ class InspectedResponse:
     issue_instants: tuple[datetime, ...] = ()
     session_not_on_or_after: datetime | None = None
     key_info_fingerprints: tuple[str, ...] = field(default=())
+    # The received tree, whose Response signature covers the EncryptedAssertion as received.
+    signed_root: Element | None = None
+    encrypted: bool = False
 
     @property
     def status_ok(self) -> bool:
@@ -99,7 +109,7 @@ class InspectedResponse:
         assertion), then the Assertion's."""
         signed = []
         if self.response_signed:
-            signed.append(self.root)
+            signed.append(self.signed_root if self.signed_root is not None else self.root)
         if self.assertion_signed and self.assertion is not None:
             signed.append(self.assertion)
         return tuple(signed)
@@ -117,27 +127,55 @@ def decode_post(saml_response: str | None) -> bytes:
         raise SamlMalformed(extra={"reason": "SAMLResponse is not base64"}) from None
 
 
-def inspect_response(xml: bytes) -> InspectedResponse:
-    if len(xml) > MAX_RESPONSE_BYTES:
-        raise SamlMalformed(extra={"reason": "response too large", "size": len(xml)})
-    _check_encoding(xml)
-    forbidden = _FORBIDDEN_MARKUP.search(xml)
-    if forbidden:
-        raise SamlMalformed(
-            extra={"reason": f"forbidden markup {forbidden.group(0).decode('ascii', 'replace')}"}
-        )
+def parse_message(xml: bytes, *, expected: tuple[str, ...]) -> Element:
+    """The gate every received SAML message goes through: size, UTF-8, no DTD, entity, comment,
+    CDATA or processing instruction on the raw bytes, the one parse, a root element of one of
+    the ``expected`` protocol names (``Response``, ``LogoutRequest``...), Version 2.0, IDs unique.
+    """
+    _check_raw(xml, "message")
     try:
         root = saml_crypto.parse(xml)
     except saml_crypto.XmlRefused as error:
         raise SamlMalformed(extra={"reason": f"XML refused: {error}"}) from None
-
-    if root.tag != _q(SAMLP, "Response"):
-        raise SamlMalformed(extra={"reason": f"root element is {root.tag}, not a SAML Response"})
+    if root.tag not in {_q(SAMLP, name) for name in expected}:
+        raise SamlMalformed(
+            extra={
+                "reason": f"root element is {root.tag[:200]}, not a SAML {' or '.join(expected)}"
+            }
+        )
     _check_version(root)
     _check_ids_unique(root)
+    return root
+
+
+def _check_raw(xml: bytes, what: str) -> None:
+    if len(xml) > MAX_RESPONSE_BYTES:
+        raise SamlMalformed(extra={"reason": f"{what} too large", "size": len(xml)})
+    _check_encoding(xml)
+    forbidden = _FORBIDDEN_MARKUP.search(xml)
+    if forbidden:
+        raise SamlMalformed(
+            extra={
+                "reason": f"forbidden markup {forbidden.group(0).decode('ascii', 'replace')}"
+                + ("" if what == "message" else f" in the {what}")
+            }
+        )
+
+
+Decrypt = Callable[[Element], bytes]
+
+
+def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> InspectedResponse:
+    """The Response, read. An ``EncryptedAssertion`` is decrypted with ``decrypt`` (the
+    connection's SP keys; it raises ``saml_sp_crypto.DecryptionRefused``) and the assertion in
+    it goes through every check a plain one does, its plaintext through the same gate and parser;
+    it must be signed itself (signed, then encrypted)."""
+    signed_root = parse_message(xml, expected=("Response",))
+    root = _decrypted(signed_root, decrypt)
     unsupported = next(root.iter(*(_q(SAML, name) for name in _UNSUPPORTED)), None)
     if unsupported is not None:
         raise SamlMalformed(extra={"reason": f"{unsupported.tag} is not supported"})
+    encrypted = root is not signed_root
 
     status_code, status_message = _status(root)
     assertions = list(root.iter(_q(SAML, "Assertion")))
@@ -157,6 +195,11 @@ def inspect_response(xml: bytes) -> InspectedResponse:
         raise SamlSignatureMissing(
             extra={"reason": "neither the response nor the assertion is signed"}
         )
+    if encrypted and not assertion_signed:
+        # The Response's signature covers only the ciphertext: the assertion must carry its own.
+        raise SamlSignatureMissing(
+            extra={"reason": "the encrypted assertion is not signed itself (sign, then encrypt)"}
+        )
 
     conditions = assertion.find(_q(SAML, "Conditions"))
     confirmations = _bearer_confirmations(assertion)
@@ -166,6 +209,8 @@ def inspect_response(xml: bytes) -> InspectedResponse:
     return InspectedResponse(
         xml=xml,
         root=root,
+        signed_root=signed_root,
+        encrypted=encrypted,
         assertion=assertion,
         response_id=root.get("ID", ""),
         response_issuer=text_of(root.find(_q(SAML, "Issuer"))),
@@ -196,6 +241,65 @@ def inspect_response(xml: bytes) -> InspectedResponse:
         session_not_on_or_after=_authn_statement(assertion),
         key_info_fingerprints=_key_info_fingerprints(root),
     )
+
+
+def _decrypted(root: Element, decrypt: Decrypt | None) -> Element:
+    """``root`` itself when it carries no EncryptedAssertion; else a copy in which the one
+    EncryptedAssertion (a direct child, the only assertion) is replaced by its plaintext,
+    parsed in its place as XML Encryption says (its namespace context)."""
+    encrypted = list(root.iter(_q(SAML, "EncryptedAssertion")))
+    if not encrypted:
+        return root
+    plain = next(root.iter(_q(SAML, "Assertion")), None)
+    if len(encrypted) != 1 or plain is not None:
+        count = len(encrypted) + (plain is not None)
+        raise SamlMalformed(extra={"reason": f"{count} assertions; exactly one is allowed"})
+    container = encrypted[0]
+    if container.getparent() is not root:
+        raise SamlMalformed(
+            extra={"reason": "the encrypted assertion is not a direct child of the Response"}
+        )
+    if decrypt is None:
+        raise SamlMalformed(extra={"reason": "encrypted assertions are not accepted here"})
+    try:
+        plaintext = decrypt(container)
+    except saml_sp_crypto.KeyTransportRefused as error:
+        raise SamlDecryptionFailed(
+            "The identity provider encrypts with RSA PKCS#1 v1.5 key transport (rsa-1_5), which "
+            "we refuse: it can be broken. Ask your IT team to choose RSA-OAEP as the key "
+            "transport (key encryption) algorithm.",
+            extra={"reason": error.reason},
+        ) from None
+    except saml_sp_crypto.DecryptionRefused as error:
+        raise SamlDecryptionFailed(extra={"reason": error.reason}) from None
+    _check_raw(plaintext, "decrypted assertion")
+    namespaces = " ".join(
+        f"xmlns:{prefix}={quoteattr(uri)}" if prefix else f"xmlns={quoteattr(uri)}"
+        for prefix, uri in container.nsmap.items()
+    )
+    try:
+        wrapper = saml_crypto.parse(
+            f"<decrypted {namespaces}>".encode() + plaintext + b"</decrypted>"
+        )
+    except saml_crypto.XmlRefused as error:
+        raise SamlMalformed(
+            extra={"reason": f"decrypted assertion: XML refused: {error}"}
+        ) from None
+    children = list(wrapper)
+    if (
+        len(children) != 1
+        or children[0].tag != _q(SAML, "Assertion")
+        or (wrapper.text or "").strip()
+        or (children[0].tail or "").strip()
+    ):
+        raise SamlMalformed(extra={"reason": "the encrypted content is not one Assertion"})
+    decrypted = copy.deepcopy(root)
+    place = decrypted[root.index(container)]
+    assertion = children[0]
+    assertion.tail = place.tail
+    decrypted.replace(place, assertion)
+    _check_ids_unique(decrypted)
+    return decrypted
 
 
 def _check_encoding(xml: bytes) -> None:

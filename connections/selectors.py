@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Company
 from audit.models import AuditEvent
-from connections.models import Connection, ConnectionStatus, SigningCertificate
+from connections.models import Connection, ConnectionStatus, SigningCertificate, SpKey, SpKeyUse
 from core.exceptions import NotFound
 
 
@@ -49,7 +49,7 @@ def connections_for_email(*, email: str) -> list[Connection]:
 
 def connection_list(*, company: Company | None = None) -> QuerySet[Connection]:
     connections = Connection.objects.select_related("company", "default_team").prefetch_related(
-        "certificates"
+        "certificates", "sp_keys"
     )
     if company is not None:
         connections = connections.filter(company=company)
@@ -100,6 +100,16 @@ def certificate_describe(certificate: SigningCertificate) -> dict[str, Any]:
     }
 
 
+def sp_key_describe(key: SpKey) -> dict[str, Any]:
+    return {
+        "use": key.use,
+        "state": key.state,
+        "fingerprint_sha256": key.fingerprint_sha256,
+        "not_after": key.not_after.isoformat(),
+        "published": key.use == SpKeyUse.ENCRYPTION or key.connection.sign_requests,
+    }
+
+
 def connection_describe(connection: Connection) -> dict[str, Any]:
     """Everything support and operators need about one connection, including the SP values to
     send back to the customer."""
@@ -120,12 +130,17 @@ def connection_describe(connection: Connection) -> dict[str, Any]:
         "allow_idp_initiated": connection.allow_idp_initiated,
         "attribute_mapping": connection.attribute_mapping,
         "certificates": [certificate_describe(c) for c in connection.certificates.all()],
+        "sign_requests": connection.sign_requests,
+        "require_encryption": connection.require_encryption,
+        "slo_url": connection.slo_url,
         "service_provider": {
             "entity_id": connection.sp_entity_id,
             "acs_url": connection.acs_url,
             "metadata_url": connection.sp_entity_id,
             "login_url": connection.login_url,
+            "slo_url": connection.slo_service_url,
             "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+            "keys": [sp_key_describe(key) for key in connection.sp_keys.all()],
         },
         "created_at": connection.created_at.isoformat(),
         "updated_at": connection.updated_at.isoformat(),

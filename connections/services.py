@@ -15,12 +15,16 @@ from connections.models import (
     Connection,
     ConnectionStatus,
     PendingAuthnRequest,
+    PendingLogoutRequest,
     Provisioning,
     SeenAssertion,
+    SeenLogoutMessage,
     SigningCertificate,
+    SpKeyUse,
     VerifiedSignIn,
 )
 from connections.selectors import certificate_describe, certificates_expiring
+from connections.sp_keys import sp_key_ensure
 from core.exceptions import Conflict, ValidationFailed
 from core.persistence import apply_changes, save_or_conflict, validated
 
@@ -190,6 +194,9 @@ _EDITABLE_FIELDS = (
     "status",
     "attribute_mapping",
     "metadata_url",  # only cleared here (refreshes stop); a URL is set by importing from it
+    "sign_requests",
+    "require_encryption",
+    "slo_url",
 )
 
 
@@ -216,6 +223,23 @@ def connection_update(
         require_configured(connection)
     connection.updated_at = timezone.now()
     connection.save()
+    # What the new choices need is made in the same transaction, or nothing changes (no key
+    # encryption key configured, say): signing needs the SP signing key, and an IdP told to
+    # encrypt needs the encryption certificate (every connection has one once it is needed).
+    if connection.sign_requests:
+        sp_key_ensure(
+            connection=connection,
+            use=SpKeyUse.SIGNING,
+            acting_user=acting_user,
+            actor_label=actor_label,
+        )
+    if connection.require_encryption:
+        sp_key_ensure(
+            connection=connection,
+            use=SpKeyUse.ENCRYPTION,
+            acting_user=acting_user,
+            actor_label=actor_label,
+        )
     audit_record(
         action="connection.updated",
         connection=connection,
@@ -272,9 +296,16 @@ def certificates_expiry_warn() -> int:
 
 
 def saml_state_purge() -> int:
-    """Forget expired sign-ins in flight and replay entries (lookups ignore them already)."""
+    """Forget expired sign-ins and logouts in flight and replay entries (lookups ignore them
+    already)."""
     now = timezone.now()
     return sum(
         model.objects.filter(expires_at__lte=now).delete()[0]
-        for model in (PendingAuthnRequest, SeenAssertion, VerifiedSignIn)
+        for model in (
+            PendingAuthnRequest,
+            SeenAssertion,
+            VerifiedSignIn,
+            PendingLogoutRequest,
+            SeenLogoutMessage,
+        )
     )

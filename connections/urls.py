@@ -11,4 +11,5 @@ urlpatterns = [
     path("<str:name>/login/", views.login, name="sso-login"),
     path("<str:name>/acs/", views.acs, name="sso-acs"),
     path("<str:name>/finish/", views.finish, name="sso-finish"),
+    path("<str:name>/slo/", views.slo, name="sso-slo"),
 ]

@@ -51,8 +51,16 @@ def validate_connection_name(value: str) -> None:
         )
 
 
-def validate_sign_on_url(value: str) -> None:
+def _require_https(value: str, what: str, code: str) -> None:
     """The URL's shape is checked by the URLField itself; this adds the scheme rule."""
     scheme = urlsplit(value).scheme
     if scheme != "https" and not (settings.DEBUG and scheme == "http"):
-        raise ValidationError("The sign-on URL must use https.", code="sign_on_url_https")
+        raise ValidationError(f"The {what} must use https.", code=code)
+
+
+def validate_sign_on_url(value: str) -> None:
+    _require_https(value, "sign-on URL", "sign_on_url_https")
+
+
+def validate_slo_url(value: str) -> None:
+    _require_https(value, "single logout URL", "slo_url_https")

@@ -18,8 +18,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefused
+from connections.key_encryption import SpKeysUnavailable
+from connections.logout import (
+    logout_refusal_record,
+    logout_start,
+    saml_session_record,
+    slo_receive,
+)
 from connections.models import Connection
 from connections.redirects import safe_next_path
+from connections.saml_bindings import read_post, read_redirect
 from connections.selectors import connection_for_sign_in, connections_for_email
 from connections.setup_links import link_actor_label, setup_link_record_test
 from connections.setup_views import SESSION_KEY as SETUP_SESSION_KEY
@@ -107,9 +115,18 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def sign_out(request: HttpRequest) -> HttpResponse:
+    """Ends the session here; when it came through a connection with an SLO URL, then sends the
+    browser to the IdP with a LogoutRequest (Single Logout)."""
     if request.method == "POST":
+        slo_url = None
+        if request.user.is_authenticated:
+            try:
+                slo_url = logout_start(session_key=request.session.session_key, user=request.user)
+            except SpKeysUnavailable as error:
+                # Signed out here all the same; the IdP's session stays (the operator is told).
+                logger.error("single logout not sent: %s", error.message)
         django_logout(request)
-        return redirect("sso-start")
+        return HttpResponseRedirect(slo_url) if slo_url else redirect("sso-start")
     return render(request, "sso/sign_out.html")
 
 
@@ -119,9 +136,25 @@ def metadata(request: HttpRequest, name: str) -> HttpResponse:
         connection = _connection_or_refuse(name)
     except SignInRefused as error:
         return _refused(request, error, None)
-    return HttpResponse(
-        sp_metadata_document(connection), content_type="application/samlmetadata+xml"
-    )
+    try:
+        document = sp_metadata_document(connection)
+    except SpKeysUnavailable as error:
+        return _unavailable(request, error, connection)
+    return HttpResponse(document, content_type="application/samlmetadata+xml")
+
+
+def _unavailable(
+    request: HttpRequest, error: SpKeysUnavailable, connection: Connection | None
+) -> HttpResponse:
+    """Our configuration, not the IdP's or the person's: logged for the operator, a plain 503."""
+    logger.error("SP keys unavailable for %s: %s", connection, error.message)
+    context = {
+        "code": error.code,
+        "message": "Single sign-on is misconfigured on our side; we have been told. "
+        "Please try again later.",
+        "connection": connection,
+    }
+    return render(request, "sso/error.html", context, status=error.http_status)
 
 
 @never_cache
@@ -141,6 +174,8 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
         )
     except SignInRefused as error:
         return _refused(request, error, connection)
+    except SpKeysUnavailable as error:  # signed requests, and no SP key to sign with
+        return _unavailable(request, error, connection)
     response = HttpResponseRedirect(started.redirect_url)
     response.set_cookie(
         binding_cookie_name(started.request_id),
@@ -170,6 +205,8 @@ def acs(request: HttpRequest, name: str) -> HttpResponse:
         )
     except SignInRefused as error:
         return _refused(request, error, connection)
+    except SpKeysUnavailable as error:  # an encrypted assertion, and no SP key to decrypt it
+        return _unavailable(request, error, connection)
     # Finish on a same-site GET, where the browser's session cookie is visible (see
     # VerifiedSignIn). 303 turns the POST into a GET.
     response = HttpResponseRedirect(reverse("sso-finish", args=[connection.name]))
@@ -226,6 +263,11 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                 # The session row, written here with the rest and only here (the middleware's
                 # save of the same data writes nothing: accounts.sessions).
                 request.session.save()
+                saml_session_record(
+                    session_key=request.session.session_key,
+                    connection=connection,
+                    identity=record.identity,
+                )
     except SignInRefused as error:
         if connection is not None:
             # A refused sign-in is used up (the refusal rolled its consumption back).
@@ -238,6 +280,57 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
     if stay:
         return _forget_cookies(redirect("home"), connection, record)
     return _forget_cookies(redirect(record.next_path or "home"), connection, record)
+
+
+@csrf_exempt  # the IdP's logout messages come cross-site; their signature is the proof
+@never_cache
+@require_http_methods(["GET", "POST"])
+def slo(request: HttpRequest, name: str) -> HttpResponse:
+    """Single Logout: an IdP's LogoutRequest (answered with a LogoutResponse) or its
+    LogoutResponse to our LogoutRequest, over HTTP-Redirect (GET) or HTTP-POST."""
+    connection = None
+    try:
+        connection = _connection_or_refuse(name)
+        received = (
+            read_redirect(request.META.get("QUERY_STRING", ""))
+            if request.method == "GET"
+            else read_post(request.POST)
+        )
+    except SignInRefused as error:
+        return _logout_refused(request, error, connection)
+    except RequestDataTooBig:
+        return _logout_refused(
+            request, SamlMalformed(extra={"reason": "the POST body is too large"}), connection
+        )
+    try:
+        outcome = slo_receive(connection=connection, received=received)
+    except SpKeysUnavailable as error:
+        return _unavailable(request, error, connection)
+    if outcome.answer is not None:
+        if outcome.answer.fields is None:
+            return HttpResponseRedirect(outcome.answer.url)
+        context = {"action": outcome.answer.url, "fields": outcome.answer.fields}
+        return render(request, "sso/post_binding.html", context)
+    if outcome.refusal is not None:
+        return _logout_page(request, outcome.refusal, connection)
+    context = {"connection": connection, "idp_initiated": outcome.kind == "request"}
+    return render(request, "sso/signed_out.html", context)
+
+
+def _logout_refused(
+    request: HttpRequest, error: SignInRefused, connection: Connection | None
+) -> HttpResponse:
+    """A logout message refused before it could be read: recorded, and said on a page."""
+    logger.info("logout refused: %s %s", error.code, error.extra)
+    logout_refusal_record(error=error, connection=connection)
+    return _logout_page(request, error, connection)
+
+
+def _logout_page(
+    request: HttpRequest, error: SignInRefused, connection: Connection | None
+) -> HttpResponse:
+    context = {"code": error.code, "message": error.message, "connection": connection}
+    return render(request, "sso/logout_error.html", context, status=error.http_status)
 
 
 def _forget_cookies(response: HttpResponse, connection: Connection | None, record) -> HttpResponse:

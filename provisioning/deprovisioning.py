@@ -4,15 +4,12 @@ request side, which makes the user inactive and queues the task, is ``provisioni
 
 from __future__ import annotations
 
-from importlib import import_module
-
-from django.conf import settings
-from django.contrib.sessions.backends.base import SessionBase
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import get_access_token_model, get_refresh_token_model
 
 from accounts.models import User, UserSession
+from accounts.services import user_sessions_end
 from audit.models import Severity
 from audit.services import audit_record
 from connections.models import Connection
@@ -20,23 +17,13 @@ from provisioning.models import Deprovisioning
 from provisioning.oauth import connection_from_resources, is_scim_grant
 
 
-def _session_store() -> type[SessionBase]:
-    return import_module(settings.SESSION_ENGINE).SessionStore
-
-
 def _end_sessions(user: User, *, before) -> int:
-    """Delete the user's recorded sessions that began before ``before``, through the configured
-    session engine (so it works for the database, cache and cached_db backends alike)."""
-    store = _session_store()
-    keys = list(
-        UserSession.objects.filter(user=user, created_at__lte=before).values_list(
+    """End the user's recorded sessions that began before ``before``."""
+    return user_sessions_end(
+        session_keys=UserSession.objects.filter(user=user, created_at__lte=before).values_list(
             "session_key", flat=True
         )
     )
-    for key in keys:
-        store(session_key=key).delete()
-    UserSession.objects.filter(user=user, session_key__in=keys).delete()
-    return len(keys)
 
 
 def _revoke_personal_tokens(user: User, *, before) -> int:

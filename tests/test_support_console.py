@@ -96,7 +96,15 @@ def test_support_issues_and_revokes_setup_links_but_never_scim_tokens(support, a
                               certificate_data=None, status=ConnectionStatus.DRAFT)  # fmt: skip
     changelist = reverse("admin:connections_connection_changelist")
     actions = _actions(support.get(changelist))
-    assert actions == {"refresh_metadata", "issue_setup_link", "revoke_setup_links"}
+    # Support changes connections, so it may also rotate their SP keys (issue 16).
+    assert actions == {
+        "refresh_metadata",
+        "issue_setup_link",
+        "revoke_setup_links",
+        "start_sp_key_rotation",
+        "finish_sp_key_rotation",
+        "cancel_sp_key_rotation",
+    }
 
     issued = support.post(
         changelist, {"action": "issue_setup_link", "_selected_action": [draft.pk]}

@@ -12,6 +12,7 @@ from connections.models import (
     Connection,
     ConnectionStatus,
 )
+from connections.sp_metadata import sp_metadata
 
 PENDING_REQUEST_LIFETIME = timedelta(minutes=10)
 
@@ -25,7 +26,7 @@ def saml_adapter():
 
 
 def sp_metadata_document(connection: Connection) -> bytes:
-    return saml_adapter().sp_metadata(connection)
+    return sp_metadata(connection)
 
 
 VERIFIED_SIGN_IN_LIFETIME = timedelta(minutes=2)

@@ -15,6 +15,7 @@ from connections.exceptions import (
     ConnectionDisabled,
     SamlAudienceMismatch,
     SamlDestinationMismatch,
+    SamlEncryptionRequired,
     SamlExpired,
     SamlInResponseToMismatch,
     SamlIssuerMismatch,
@@ -42,6 +43,7 @@ from connections.sign_in.common import (
     saml_adapter,
     secret_hash,
 )
+from connections.sp_keys import sp_decrypt
 from core.persistence import delete_returning
 
 # A Response or Assertion issued longer ago than this is refused whatever its validity window
@@ -65,7 +67,10 @@ def acs_receive(
         raise ConnectionDisabled(extra={"status": connection.status})
     adapter = saml_adapter()
     try:
-        inspected = inspect_response(decode_post(saml_response))
+        inspected = inspect_response(
+            decode_post(saml_response),
+            decrypt=lambda container: sp_decrypt(connection=connection, container=container),
+        )
     except SamlSignatureAlgorithmRefused as error:
         raise algorithm_refused(connection, error) from None
     except SamlSignatureInvalid as error:
@@ -75,6 +80,8 @@ def acs_receive(
         raise SamlStatusFailure(
             extra={"status": inspected.status_code, "message": inspected.status_message[:500]}
         )
+    if connection.require_encryption and not inspected.encrypted:
+        raise SamlEncryptionRequired(extra={"assertion_id": inspected.assertion_id[:200]})
     issuer = _check_issuer(connection, inspected)
     _check_destination(connection, inspected)
     _check_audience(connection, inspected)

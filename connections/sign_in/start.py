@@ -1,4 +1,5 @@
-"""Start: an SP-initiated AuthnRequest, bound to the browser that asked."""
+"""Start: an SP-initiated AuthnRequest over HTTP-Redirect (signed when the connection signs
+requests), bound to the browser that asked."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from connections.models import (
     PendingAuthnRequest,
 )
 from connections.redirects import safe_next_path
+from connections.saml_bindings import redirect_url
+from connections.saml_messages import authn_request, serialize
 from connections.sign_in.common import (
     PENDING_REQUEST_LIFETIME,
     require_usable,
-    saml_adapter,
     secret_hash,
 )
+from connections.sp_keys import sp_request_signer
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,14 @@ def sign_in_start(
             "This connection is not set up yet: its identity provider's details are missing.",
             extra={"status": connection.status, "reason": "no sign-on URL"},
         )
-    request_id, redirect_url = saml_adapter().authn_request_redirect(connection)
+    request = authn_request(connection)
+    request_id = request.get("ID")
+    redirect = redirect_url(
+        connection.sign_on_url,
+        "SAMLRequest",
+        serialize(request),
+        sign=sp_request_signer(connection),
+    )
     browser_secret = secrets.token_urlsafe(32)
     PendingAuthnRequest.objects.create(
         request_id=request_id,
@@ -49,5 +59,5 @@ def sign_in_start(
         expires_at=timezone.now() + PENDING_REQUEST_LIFETIME,
     )
     return StartedSignIn(
-        redirect_url=redirect_url, request_id=request_id, browser_secret=browser_secret
+        redirect_url=redirect, request_id=request_id, browser_secret=browser_secret
     )

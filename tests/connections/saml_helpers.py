@@ -6,6 +6,7 @@ Every response is built and signed by ``tests.saml_idp`` and verified by the pro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -67,10 +68,17 @@ def start_login(client: Client, connection: Connection, next_path: str | None = 
     return response, parse_authn_request(response["Location"])
 
 
+#: When set (by the ``encrypting_idp`` fixture of the refusal tests), the IdP passes every
+#: response through it before posting: ``(connection posted to, xml) -> xml``.
+IDP_ENCRYPTS: Callable[[Connection, bytes], bytes] | None = None
+
+
 def post_to_acs(
     client: Client, connection: Connection, xml: bytes, relay_state: str | None = None
 ) -> HttpResponse:
     """The IdP's HTTP-POST binding form, posted to the connection's ACS."""
+    if IDP_ENCRYPTS is not None:
+        xml = IDP_ENCRYPTS(connection, xml)
     return client.post(local(connection.acs_url), post_data(xml, relay_state))
 
 

@@ -238,7 +238,9 @@ def test_show_json_has_service_provider_values_and_certificates(acme):
         "acs_url": "https://sso.test/sso/acme/acs/",
         "metadata_url": "https://sso.test/sso/acme/metadata/",
         "login_url": "https://sso.test/sso/acme/login/",
+        "slo_url": "https://sso.test/sso/acme/slo/",
         "name_id_format": "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+        "keys": [],  # made when first needed (the SP metadata, signed requests...)
     }
     fingerprints = {c["fingerprint_sha256"] for c in data["certificates"]}
     assert fingerprints == {acme.connection.keypair.fingerprint, second.fingerprint}

@@ -24,8 +24,15 @@ from connections.services import (
     connection_add_certificate,
     connection_create,
     connection_set_status,
+    connection_update,
 )
 from connections.setup_links import DEFAULT_DAYS, setup_link_issue, setup_link_revoke
+from connections.sp_keys import (
+    sp_key_rotation_cancel,
+    sp_key_rotation_finish,
+    sp_key_rotation_start,
+    sp_keys_reencrypt,
+)
 from core.commands import Refused, SubcommandCommand, Usage
 
 
@@ -110,6 +117,34 @@ class Command(SubcommandCommand):
             subparsers.add_parser(action, help=f"{action.capitalize()} a connection.").add_argument(
                 "name"
             )
+
+        settings = subparsers.add_parser(
+            "set",
+            help="Our side of the connection: sign requests, require encrypted assertions, "
+            "the IdP's single logout URL (--slo-url '' removes it).",
+        )
+        settings.add_argument("name")
+        settings.add_argument("--sign-requests", choices=("on", "off"))
+        settings.add_argument("--require-encryption", choices=("on", "off"))
+        settings.add_argument("--slo-url", metavar="URL")
+
+        sp_key = subparsers.add_parser(
+            "rotate-sp-key",
+            help="Rotate the connection's SP keys in two steps: without an option, make the next "
+            "keys and publish them beside the current ones; --finish once the IdP has the new "
+            "certificates (the next keys sign and decrypt, the old ones are destroyed); "
+            "--cancel drops the next keys.",
+        )
+        sp_key.add_argument("name")
+        step = sp_key.add_mutually_exclusive_group()
+        step.add_argument("--finish", action="store_true")
+        step.add_argument("--cancel", action="store_true")
+
+        subparsers.add_parser(
+            "reencrypt-sp-keys",
+            help="Re-encrypt every SP private key with the first key of "
+            "SAML_KEY_ENCRYPTION_KEY (after putting a new key first).",
+        )
 
         check = subparsers.add_parser(
             "check-certs", help="Exit 1 when a certificate expires within N days."
@@ -242,7 +277,8 @@ class Command(SubcommandCommand):
             return
         for key in ("name", "company", "status", "provisioning", "sign_on_url", "idp_entity_id",
                     "observed_idp_entity_id", "metadata_url", "default_team",
-                    "allow_idp_initiated"):  # fmt: skip
+                    "allow_idp_initiated", "sign_requests", "require_encryption",
+                    "slo_url"):  # fmt: skip
             self.stdout.write(
                 f"{key + ':':<24} {data[key] if data[key] not in ('', None) else '-'}"
             )
@@ -258,8 +294,85 @@ class Command(SubcommandCommand):
         self.stdout.write("Send these to the customer's IdP admin:")
         self.stdout.write(f"  {'Audience / SP entity ID:':<26} {sp['entity_id']}")
         self.stdout.write(f"  {'ACS (single sign-on) URL:':<26} {sp['acs_url']}")
+        self.stdout.write(f"  {'Single logout URL:':<26} {sp['slo_url']}")
         self.stdout.write(f"  {'SP metadata:':<26} {sp['metadata_url']}")
         self.stdout.write(f"  {'Name ID format:':<26} {sp['name_id_format']}")
+        for key in sp["keys"]:
+            if key["published"]:
+                label = f"SP {key['use']} cert ({key['state']}):"
+                self.stdout.write(
+                    f"  {label:<26} {key['fingerprint_sha256']} "
+                    f"expires {key['not_after'][:10]} (in the SP metadata)"
+                )
+
+    def handle_set(
+        self,
+        *,
+        name: str,
+        sign_requests: str | None,
+        require_encryption: str | None,
+        slo_url: str | None,
+        **_: Any,
+    ) -> None:
+        changes: dict[str, Any] = {}
+        if sign_requests is not None:
+            changes["sign_requests"] = sign_requests == "on"
+        if require_encryption is not None:
+            changes["require_encryption"] = require_encryption == "on"
+        if slo_url is not None:
+            changes["slo_url"] = slo_url.strip()
+        if not changes:
+            raise Usage("Give --sign-requests, --require-encryption or --slo-url.")
+        before = connection_get(name=name)
+        connection = connection_update(connection=before, actor_label=self.actor_label, **changes)
+        for field, value in changes.items():
+            old = getattr(before, field)
+            shown = ("on" if value else "off") if isinstance(value, bool) else (value or "none")
+            verb = "already" if old == value else "now"
+            self.stdout.write(f"{connection.name}: {field.replace('_', ' ')} {verb} {shown}.")
+        if changes.get("slo_url") and not connection.sign_requests:
+            self.stderr.write(
+                "Note: most IdPs (Okta among them) accept only signed LogoutRequests; "
+                "see --sign-requests on."
+            )
+        if connection.sign_requests and not before.sign_requests:
+            self.stdout.write(
+                f"{connection.name}: requests are signed with the SP signing certificate now in "
+                f"the SP metadata ({connection.sp_entity_id}); the IdP needs it."
+            )
+
+    def handle_rotate_sp_key(self, *, name: str, finish: bool, cancel: bool, **_: Any) -> None:
+        connection = connection_get(name=name)
+        if cancel:
+            count = sp_key_rotation_cancel(connection=connection, actor_label=self.actor_label)
+            self.stdout.write(
+                f"{connection.name}: rotation cancelled; {count} next key(s) dropped."
+            )
+            return
+        if finish:
+            keys = sp_key_rotation_finish(connection=connection, actor_label=self.actor_label)
+            for key in keys:
+                self.stdout.write(
+                    f"{connection.name}: the {key.use} key {key.fingerprint_sha256} is now current; "
+                    "the previous one is destroyed and left the SP metadata."
+                )
+            return
+        keys = sp_key_rotation_start(connection=connection, actor_label=self.actor_label)
+        for key in keys:
+            self.stdout.write(
+                f"{connection.name}: next {key.use} key {key.fingerprint_sha256} published in the "
+                "SP metadata beside the current one."
+            )
+        self.stdout.write(
+            f"Next: give the IdP the new certificates (or let it re-read {connection.sp_entity_id}),"
+            f" then: manage.py connection rotate-sp-key {connection.name} --finish"
+        )
+
+    def handle_reencrypt_sp_keys(self, **_: Any) -> None:
+        count = sp_keys_reencrypt(actor_label=self.actor_label)
+        self.stdout.write(
+            f"Re-encrypted {count} SP private key(s) with the first key of SAML_KEY_ENCRYPTION_KEY."
+        )
 
     def handle_rotate_cert(self, *, name: str, cert: str, **_: Any) -> None:
         connection = connection_get(name=name)

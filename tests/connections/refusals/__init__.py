@@ -1,7 +1,14 @@
 """The corpus of SAML sign-ins that must be refused, one module per group of SPEC error codes;
 ``tests/connections/test_saml_refusals.py`` runs every case through one test."""
 
-from tests.connections.refusals import attacks, connection, identity, protocol, signatures
+from tests.connections.refusals import (
+    attacks,
+    connection,
+    encryption,
+    identity,
+    protocol,
+    signatures,
+)
 from tests.connections.refusals.cases import NEW, Refusal
 
 CORPUS: list[Refusal] = [
@@ -10,6 +17,7 @@ CORPUS: list[Refusal] = [
     *protocol.CASES,
     *identity.CASES,
     *attacks.CASES,
+    *encryption.CASES,
 ]
 
 __all__ = ["CORPUS", "NEW", "Refusal"]

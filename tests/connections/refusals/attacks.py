@@ -160,6 +160,8 @@ CASES += [
             f"{name}",
             at_acs(lambda given, make=make: make(idp_response(given.acme, NEW))),
             never_created=(NEW,),
+            # The test IdP's own parser will not read these two to encrypt them.
+            encrypt=name not in ("dtd", "entity-expansion"),
         )
         for name, make in DTDS.items()
     ),
@@ -183,6 +185,7 @@ CASES += [
             f"oversized-post-{encoding}",
             _oversized_post(encoding),
             status=400,
+            encrypt=False,  # not a response
         )
         for encoding in ("multipart", "urlencoded")
     ),

@@ -12,8 +12,11 @@ from django.http import HttpResponse
 from django.test import Client
 from lxml import etree
 
+from accounts.models import User
 from audit.models import AuditEvent
+from connections.models import PendingAuthnRequest, SeenAssertion, VerifiedSignIn
 from tests.connections.saml_helpers import (
+    assert_refused,
     finish,
     idp_response,
     post_to_acs,
@@ -66,6 +69,11 @@ class Refusal:
     never_created: tuple[str, ...] = ()
     pending_elsewhere: int = 0
     then: Callable[[Given, AuditEvent], None] | None = None
+    # Run again with the assertions encrypted (test_saml_refusals.py); False where the case is
+    # about encryption itself, or has no assertion the IdP could encrypt.
+    encrypt: bool = True
+    # Where the encrypted run is refused with another code, that code (and why, in a comment).
+    encrypted_code: str | None = None
 
     @property
     def id(self) -> str:
@@ -143,3 +151,36 @@ def all_of(*thens: Callable[[Given, AuditEvent], None]) -> Callable[[Given, Audi
 
 def serialized(root) -> bytes:
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+# ================================================================================================
+# Checking a refusal
+# ================================================================================================
+
+
+def footprint() -> dict[str, int]:
+    """What a sign-in can write; a refusal adds the audit event and nothing else."""
+    models = (User, AuditEvent, SeenAssertion, PendingAuthnRequest, VerifiedSignIn)
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def check_refused(case, given, before: dict[str, int], response, *, encrypted: bool) -> None:
+    """The case's refusal (its code, or the one it says the encrypted run gets): the page, the
+    one audit event, nobody signed in, nothing written but the event; then the case's own check."""
+    differs = encrypted and case.encrypted_code
+    event = assert_refused(
+        response,
+        case.encrypted_code if differs else case.code,
+        users_before=before["User"],
+        connection=case.on(given) if case.on else None,
+        status=None if differs else case.status,
+        client=case.client(given) if case.client else None,
+        never_created=case.never_created,
+        pending_elsewhere=case.pending_elsewhere,
+    )
+    after = footprint()
+    assert after["AuditEvent"] == before["AuditEvent"] + 1, "a refusal writes one audit event"
+    for model in ("SeenAssertion", "PendingAuthnRequest", "VerifiedSignIn"):
+        assert after[model] <= before[model], f"a refusal wrote a {model}"
+    if case.then is not None and not differs:
+        case.then(given, event)

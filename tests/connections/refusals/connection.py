@@ -61,6 +61,7 @@ CASES += [
         status=404,
         never_created=(NEW,),
         then=_no_connection_named,
+        encrypt=False,  # refused before the body is read
     ),
     *(
         Refusal(
@@ -69,6 +70,7 @@ CASES += [
             _endpoint_of_an_unknown_connection(endpoint),
             needs=("db", "client"),
             status=404,
+            encrypt=False,  # no response is posted
         )
         for endpoint in ("login", "metadata", "finish")
     ),
@@ -140,6 +142,7 @@ CASES += [
         "sp-initiated",
         _sp_initiated_through_a_disabled_connection,
         then=_no_request_pending,
+        encrypt=False,  # refused at the login, no response is posted
     ),
     Refusal(
         "connection_disabled",
@@ -167,6 +170,7 @@ CASES += [
         _sp_initiated_through_a_draft_connection,
         needs=("acme", "draft", "client"),
         on=lambda given: given.draft,
+        encrypt=False,  # refused at the login, no response is posted
     ),
 ]
 
@@ -207,12 +211,12 @@ NOT_A_RESPONSE = {
 
 CASES += [
     *(
-        Refusal("saml_malformed", f"{name}", _posted_raw(value), status=400)
+        Refusal("saml_malformed", f"{name}", _posted_raw(value), status=400, encrypt=False)
         for name, value in UNREADABLE.items()
     ),
-    Refusal("saml_malformed", "no-saml-response", _without_saml_response),
+    Refusal("saml_malformed", "no-saml-response", _without_saml_response, encrypt=False),
     *(
-        Refusal("saml_malformed", f"{name}", at_acs(lambda given, xml=xml: xml))
+        Refusal("saml_malformed", f"{name}", at_acs(lambda given, xml=xml: xml), encrypt=False)
         for name, xml in NOT_A_RESPONSE.items()
     ),
     Refusal(
@@ -220,5 +224,6 @@ CASES += [
         "bare-signed-assertion",
         at_acs(_bare_signed_assertion),
         never_created=(NEW,),
+        encrypt=False,  # no Response to hold an EncryptedAssertion
     ),
 ]

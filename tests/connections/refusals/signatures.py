@@ -256,6 +256,8 @@ CASES += [
         at_acs(_response_signature_over_a_swapped_assertion),
         never_created=(NEW, ATTACKER_NAME_ID),
         then=DIGEST_MISMATCH,
+        # Encrypted, the assertion must be signed itself: that is refused first.
+        encrypted_code="saml_signature_missing",
     ),
     Refusal(
         "saml_signature_invalid",
@@ -317,6 +319,8 @@ CASES += [
             on=on_acme,
             never_created=(NEW,),
             then=_resigned_then,
+            # Encrypted, an assertion not signed itself is refused first.
+            encrypted_code=None if assertion else "saml_signature_missing",
         )
         for label, assertion, response in [
             ("assertion", True, False),
