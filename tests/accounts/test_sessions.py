@@ -84,3 +84,15 @@ def test_a_session_deleted_meanwhile_is_not_written_back():
     with pytest.raises(UpdateError):
         session.save()
     assert not Session.objects.exists()
+
+
+def test_a_value_changed_in_place_is_written():
+    session = SessionStore()
+    session["teams"] = ["Sales"]
+    session.save()
+
+    session["teams"].append("Marketing")
+    session.modified = True
+    session.save()
+
+    assert SessionStore(session_key=session.session_key).load() == {"teams": ["Sales", "Marketing"]}
