@@ -13,7 +13,7 @@ RUN_ENV := DJANGO_DEBUG=1 BASE_URL=http://$(HOST):$(PORT)
 run: $(STAMP)
 	$(RUN_ENV) $(BIN)/python manage.py migrate --noinput
 	$(RUN_ENV) $(BIN)/python manage.py demo
-	@echo "Serving on http://$(HOST):$(PORT)/  (admin: http://$(HOST):$(PORT)/admin/; create a login with: DJANGO_DEBUG=1 $(BIN)/python manage.py createsuperuser)"
+	@echo "Serving on http://$(HOST):$(PORT)/"
 	$(RUN_ENV) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: $(STAMP)
