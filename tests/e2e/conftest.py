@@ -105,7 +105,7 @@ class Site:
 
 
 @pytest.fixture
-def site(settings, live_https, tmp_path) -> Site:
+def site(settings, chromium, live_https, tmp_path) -> Site:
     settings.BASE_URL = live_https.url
     settings.ALLOWED_HOSTS = ["localhost", "127.0.0.1"]
     settings.DEV_IDP_ENABLED = True

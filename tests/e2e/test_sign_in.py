@@ -4,8 +4,6 @@ sign-in finishes on the same-site GET that carries the browser's cookies."""
 
 from __future__ import annotations
 
-import pytest
-
 from accounts.models import User
 from connections.models import Connection
 from connections.services import connection_update
@@ -72,10 +70,8 @@ def test_idp_initiated_sign_in_like_an_okta_tile(site, demo, browser):
     assert (details["Name"], details["Role"], details["Team"]) == ("Ada Admin", "Admin", "Sales")
 
 
-@pytest.mark.parametrize("person", ["sam@demo.example"])
-def test_a_refused_sign_in_shows_its_error_page_and_code_and_signs_nobody_in(
-    site, demo, browser, person
-):
+def test_a_refused_sign_in_shows_its_error_page_and_code_and_signs_nobody_in(site, demo, browser):
+    person = "sam@demo.example"
     connection_update(
         connection=Connection.objects.get(name="demo"),
         allow_idp_initiated=False,
