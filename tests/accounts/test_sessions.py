@@ -12,7 +12,9 @@ from django.contrib.sessions.models import Session
 from accounts.sessions import SessionStore
 from tests.sql_statements import statements
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Transactional (tests/sql_statements.py says why); serialized_rollback puts back what the migrations
+# made, as the end-to-end tests after these expect (tests/e2e/steps.py).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_a_new_session_is_one_insert_when_saved_and_nothing_before():
