@@ -113,20 +113,27 @@ def server_environment(database_url: str) -> dict[str, str]:
     return env
 
 
-def seed(database_url: str, cert_file: Path) -> dict:
-    """Migrate and seed in a subprocess (Django set up on that database, production settings)."""
+def subcommand(database_url: str, *args: str) -> dict:
+    """``bench/saml_acs.py <args>`` in a process of its own, Django set up on that database with
+    production settings; returns the JSON it printed last."""
     result = subprocess.run(
-        [sys.executable, __file__, "seed", str(cert_file)],
+        [sys.executable, __file__, *args],
         cwd=ROOT,
         env=server_environment(database_url),
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
         check=False,
     )
     if result.returncode != 0:
-        raise SystemExit(f"seeding failed:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{args[0]} failed:\n{result.stderr}")
+    lines = result.stdout.strip().splitlines()
+    return json.loads(lines[-1]) if lines else {}
+
+
+def seed(database_url: str, cert_file: Path) -> dict:
+    """Migrate and seed: the bench connection, its certificate, the user who signs in."""
+    return subcommand(database_url, "seed", str(cert_file))
 
 
 def _seed_here(cert_file: str) -> None:
@@ -506,20 +513,9 @@ def _cache_memory_here() -> None:
 
 def cache_memory(count: int) -> None:
     with tempfile.TemporaryDirectory() as directory:
-        env = server_environment(f"sqlite:///{Path(directory) / 'many.sqlite3'}")
-        for step in (["cache-seed", str(count)], ["cache-memory"]):
-            result = subprocess.run(
-                [sys.executable, __file__, *step],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=900,
-                check=False,
-            )
-            if result.returncode != 0:
-                raise SystemExit(f"the cache measurement failed:\n{result.stderr}")
-    figures = json.loads(result.stdout.strip().splitlines()[-1])
+        database_url = f"sqlite:///{Path(directory) / 'many.sqlite3'}"
+        subcommand(database_url, "cache-seed", str(count))
+        figures = subcommand(database_url, "cache-memory")
     n, size = figures["connections"], figures["keys_bytes"]
     print(f"configuration cache ({n:,} connections, one RSA-2048 certificate each)")
     print(

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -78,17 +79,19 @@ _HMAC = "#hmac-"
 # Nothing a received message says can make the parser read a file, a URL or a DTD, expand an
 # entity, register an ID (xml:id included: only the element being verified gets one) or build
 # a tree past libxml2's default limits. Comments, CDATA and processing instructions are refused
-# on the raw bytes before parsing (connections.saml_inspection).
-_PARSER = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    load_dtd=False,
-    dtd_validation=False,
-    huge_tree=False,
-    collect_ids=False,
-    remove_comments=False,
-    remove_pis=False,
-)
+# on the raw bytes before parsing (connections.saml_inspection). One parser per thread: a parser
+# keeps its state while it parses.
+_PARSER_OPTIONS = {
+    "resolve_entities": False,
+    "no_network": True,
+    "load_dtd": False,
+    "dtd_validation": False,
+    "huge_tree": False,
+    "collect_ids": False,
+    "remove_comments": False,
+    "remove_pis": False,
+}
+_parsers = threading.local()
 
 
 def libxml2_mismatch(lxml_version: tuple, xmlsec_version: tuple) -> str | None:
@@ -144,8 +147,11 @@ class XmlRefused(Exception):
 
 def parse(xml: bytes) -> etree._Element:
     """The one parse of a received message, with the hardened parser."""
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = _parsers.parser = etree.XMLParser(**_PARSER_OPTIONS)
     try:
-        return etree.fromstring(xml, _PARSER)
+        return etree.fromstring(xml, parser)
     except (etree.XMLSyntaxError, ValueError) as error:
         raise XmlRefused(str(error)[:300]) from None
 

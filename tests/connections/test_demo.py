@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from html import unescape
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,11 +13,9 @@ from django.contrib.auth import authenticate
 from accounts.models import Company, User
 from audit.models import AuditEvent
 from connections.models import Connection
-from tests.commands import refused_command, run_command
+from tests.commands import refused_command, run_command, run_python
 from tests.connections.saml_helpers import signed_in_email
 from tests.factories import CompanyFactory, ConnectionFactory, DomainFactory, UserFactory
-
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 # Every test twice: signatures verified in process, and by pysaml2 with xmlsec1 (tests/conftest.py).
 pytestmark = pytest.mark.usefixtures("signature_backend")
@@ -186,15 +181,7 @@ def test_only_debug_serves_the_development_idp_whatever_the_environment_says(deb
         "answer = Client().get('/dev-idp/sso/', secure=True, HTTP_HOST='sso.example.com')\n"
         "print(settings.DEV_IDP_ENABLED, settings.DEV_IDP_ORIGIN, answer.status_code)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_python(probe, env=env)
     assert result.returncode == 0, result.stderr
     status = "200" if served else "404"
     assert result.stdout.split() == [str(served), "None", status]
