@@ -27,7 +27,7 @@ class SessionStore(DatabaseSessionStore):
     def __init__(self, session_key: str | None = None) -> None:
         super().__init__(session_key)
         self._row_missing = False  # a key made here: its row is inserted by the first save
-        self._written: str | None = None  # the encoded data this object last wrote
+        self._written: bytes | None = None  # the data this object last wrote, serialized
 
     def create(self) -> None:
         # Unlike Django's, no row yet: the first save inserts it (with the data by then).
@@ -40,9 +40,12 @@ class SessionStore(DatabaseSessionStore):
         if self.session_key is None:
             self.create()
         must_create = must_create or self._row_missing
-        instance = self.create_model_instance(self._get_session(no_load=must_create))
-        if not must_create and instance.session_data == self._written:
+        data = self._get_session(no_load=must_create)
+        # Compared serialized (not signed: cheap), so a value changed in place still counts.
+        serialized = self.serializer().dumps(data)
+        if not must_create and serialized == self._written:
             return
+        instance = self.create_model_instance(data)
         using = router.db_for_write(self.model, instance=instance)
         # No savepoint around it, unlike Django's: a clash of random keys cannot be retried in
         # practice anyway, and a savepoint is two more statements on every login.
@@ -57,4 +60,4 @@ class SessionStore(DatabaseSessionStore):
                 raise UpdateError from None  # the row is gone: the middleware says so
             raise
         self._row_missing = False
-        self._written = instance.session_data
+        self._written = serialized

@@ -42,6 +42,12 @@ BASE_URL = read_url(
     require_https=not DEBUG,
 )
 
+# The bundled development IdP (connections/dev_idp.py): served only in debug. Deliberately not read
+# from the environment, so no deployment can switch it on; the end-to-end tests (tests/e2e/) turn
+# it on for their live server, and serve it from another site (DEV_IDP_ORIGIN), as a real IdP is.
+DEV_IDP_ENABLED = DEBUG
+DEV_IDP_ORIGIN: str | None = None  # None: BASE_URL
+
 SAML_CLOCK_SKEW_SECONDS = read_int("SAML_CLOCK_SKEW_SECONDS", default=120, minimum=0, maximum=900)
 # How SAML signatures are verified (connections/saml.py): "xmlsec", in process (the default), or
 # "xmlsec1", stock pysaml2 running the xmlsec1 program; both refuse exactly the same responses.

@@ -63,9 +63,9 @@ from connections.saml_inspection import SAML, InspectedResponse, text_of
 logger = logging.getLogger(__name__)
 
 _CACHE_SIZE = 256
-#: Connections whose trusted keys stay loaded per process (about 2 KB each: see bench/saml_acs.py).
+#: Connections whose trusted keys stay loaded per process: 2.6 KB each with one RSA-2048
+#: certificate (bench/saml_acs.py), so about 50 MB when full.
 TRUSTED_KEYS_CACHE_SIZE = 20_000
-BACKENDS = ("xmlsec", "xmlsec1")
 
 
 @dataclass(frozen=True)

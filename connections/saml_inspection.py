@@ -22,7 +22,7 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from xml.sax.saxutils import quoteattr
 
@@ -94,7 +94,6 @@ class InspectedResponse:
     # IssueInstant of the Response and of the Assertion.
     issue_instants: tuple[datetime, ...] = ()
     session_not_on_or_after: datetime | None = None
-    key_info_fingerprints: tuple[str, ...] = field(default=())
     # The received tree, whose Response signature covers the EncryptedAssertion as received.
     signed_root: Element | None = None
     encrypted: bool = False
@@ -102,6 +101,19 @@ class InspectedResponse:
     @property
     def status_ok(self) -> bool:
         return self.status_code == STATUS_SUCCESS
+
+    @property
+    def key_info_fingerprints(self) -> tuple[str, ...]:
+        """SHA-256 fingerprints of the certificates the message carries. Never trusted: shown
+        to support next to the configured ones when a signature does not verify."""
+        prints = []
+        for node in self.root.iter(_q(DS, "X509Certificate")):
+            try:
+                der = base64.b64decode("".join((node.text or "").split()), validate=True)
+            except (binascii.Error, ValueError):
+                continue
+            prints.append(format_fingerprint(hashlib.sha256(der).digest()))
+        return tuple(dict.fromkeys(prints))
 
     @property
     def signed_elements(self) -> tuple[Element, ...]:
@@ -239,7 +251,6 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
         ),
         issue_instants=(_issue_instant(root), _issue_instant(assertion)),
         session_not_on_or_after=_authn_statement(assertion),
-        key_info_fingerprints=_key_info_fingerprints(root),
     )
 
 
@@ -343,21 +354,15 @@ def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -
 
 
 # Every spelling of an ID a verifier might resolve a Reference against, xml:id included.
-_ID_ATTRIBUTES = ("ID", "Id", "id", "{http://www.w3.org/XML/1998/namespace}id")
+_IDS = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
 
 
 def _check_ids_unique(root: Element) -> None:
     seen: set[str] = set()
-    for element in root.iter():
-        for name in _ID_ATTRIBUTES:
-            value = element.get(name)
-            if value is None:
-                continue
-            if value in seen:
-                raise SamlMalformed(
-                    extra={"reason": f"duplicate ID {value!r} (signature wrapping)"}
-                )
-            seen.add(value)
+    for value in _IDS(root):
+        if value in seen:
+            raise SamlMalformed(extra={"reason": f"duplicate ID {value!r} (signature wrapping)"})
+        seen.add(value)
 
 
 def _check_signature_placement(root: Element, assertion: Element) -> tuple[bool, bool]:
@@ -474,20 +479,6 @@ def _in_response_to(
             extra={"reason": "the Response and the assertion answer different requests"}
         )
     return response_value
-
-
-def _key_info_fingerprints(root: Element) -> tuple[str, ...]:
-    """SHA-256 fingerprints of certificates carried in the message. Never trusted: shown to
-    support next to the configured ones when a signature does not verify."""
-    prints = []
-    for node in root.iter(_q(DS, "X509Certificate")):
-        try:
-            der = base64.b64decode("".join((node.text or "").split()), validate=True)
-        except (binascii.Error, ValueError):
-            continue
-        digest = hashlib.sha256(der).digest()
-        prints.append(format_fingerprint(digest))
-    return tuple(dict.fromkeys(prints))
 
 
 def text_of(element: Element | None) -> str | None:

@@ -10,8 +10,14 @@ from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.core.exceptions import RequestDataTooBig
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -77,6 +83,13 @@ def _connection_or_refuse(name: str) -> Connection:
     if connection is None:
         raise ConnectionUnknown(extra={"name": name[:100]})
     return connection
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask every site for /favicon.ico (also on the admin and JSON pages): a 404 there is
+    an error in every visitor's console."""
+    return HttpResponsePermanentRedirect(static("connections/favicon.svg"))
 
 
 @require_GET

@@ -5,11 +5,29 @@ command line (the ``manage_py`` fixture of ``tests/conftest.py``)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from io import StringIO
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import models
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_python(code: str, *, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``python -c <code>`` in a fresh interpreter at the project's root (settings are read once
+    per process: a test of start-up needs a process of its own)."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def run_command(name: str, *args: str) -> str:

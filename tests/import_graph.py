@@ -201,19 +201,21 @@ def _a_cycle_in(component: list[str], graph: dict[str, dict[str, Edge]]) -> list
     raise AssertionError(f"no cycle found in the component {component}")
 
 
-def saml2_imports(edges: Iterable[Edge]) -> list[str]:
+def library_imports(
+    edges: Iterable[Edge], library: str, importers: frozenset[str], who: str
+) -> list[str]:
+    """Each import of ``library`` by a module outside ``importers`` (``who`` they are)."""
     return [
-        f"{edge.where}: {edge.source} imports saml2, but only "
-        f"{' and '.join(sorted(SAML2_IMPORTERS))} may (the adapter and the development IdP)"
+        f"{edge.where}: {edge.source} imports {library}, but only "
+        f"{' and '.join(sorted(importers))} may ({who})"
         for edge in edges
-        if edge.target == "saml2" and edge.source not in SAML2_IMPORTERS
+        if edge.target == library and edge.source not in importers
     ]
+
+
+def saml2_imports(edges: Iterable[Edge]) -> list[str]:
+    return library_imports(edges, "saml2", SAML2_IMPORTERS, "the adapter and the development IdP")
 
 
 def xmlsec_imports(edges: Iterable[Edge]) -> list[str]:
-    return [
-        f"{edge.where}: {edge.source} imports xmlsec, but only "
-        f"{' and '.join(sorted(XMLSEC_IMPORTERS))} may (the in-process SAML crypto)"
-        for edge in edges
-        if edge.target == "xmlsec" and edge.source not in XMLSEC_IMPORTERS
-    ]
+    return library_imports(edges, "xmlsec", XMLSEC_IMPORTERS, "the in-process SAML crypto")

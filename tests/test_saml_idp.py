@@ -271,17 +271,15 @@ def test_rsa_sha1_signature_is_real_and_refused_in_process(idp, verify):
 
 
 def _assertion_signed_with(idp: TestIdP, keypair=None, **options) -> bytes:
-    """A response whose assertion ``sign_element`` signs with ``options``."""
-    root = parse(signed_response(idp, sign_assertion=False))
+    """A response (``id-response``) whose assertion (``id-assertion``) ``sign_element`` signs
+    with ``options``."""
+    root = parse(
+        signed_response(
+            idp, sign_assertion=False, assertion_id="id-assertion", response_id="id-response"
+        )
+    )
     assertion = root.find("saml2:Assertion", NS)
     sign_element(assertion, keypair or idp.keypair, **options)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
-
-
-def _two_references(idp: TestIdP) -> bytes:
-    root = parse(signed_response(idp, sign_assertion=False))
-    assertion = root.find("saml2:Assertion", NS)
-    sign_element(assertion, idp.keypair, references=(assertion.get("ID"), root.get("ID")))
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
 
 
@@ -298,7 +296,9 @@ OUTSIDE_THE_PROFILE = {
         idp, canonicalization=ALG_C14N
     ),
     "sha1-digest": lambda idp: _assertion_signed_with(idp, digest="sha1"),
-    "two-references": _two_references,
+    "two-references": lambda idp: _assertion_signed_with(
+        idp, references=("id-assertion", "id-response")
+    ),
 }
 
 

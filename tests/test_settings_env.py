@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -24,8 +22,8 @@ from config.env import (
     read_str,
     read_url,
 )
+from tests.commands import run_python
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_VARIABLES = (
     "DJANGO_DEBUG",
     "DJANGO_SECRET_KEY",
@@ -57,19 +55,7 @@ def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.Com
     for name, value in variables.items():
         if value is not None:
             env[name] = value
-    return subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            f"import django; django.setup(); {code}",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_python(f"import django; django.setup(); {code}", env=env)
 
 
 @pytest.mark.parametrize(

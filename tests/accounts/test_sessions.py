@@ -12,7 +12,9 @@ from django.contrib.sessions.models import Session
 from accounts.sessions import SessionStore
 from tests.sql_statements import statements
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Transactional (tests/sql_statements.py says why); serialized_rollback puts back what the migrations
+# made, as the end-to-end tests after these expect (tests/e2e/steps.py).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def test_a_new_session_is_one_insert_when_saved_and_nothing_before():
@@ -84,3 +86,15 @@ def test_a_session_deleted_meanwhile_is_not_written_back():
     with pytest.raises(UpdateError):
         session.save()
     assert not Session.objects.exists()
+
+
+def test_a_value_changed_in_place_is_written():
+    session = SessionStore()
+    session["teams"] = ["Sales"]
+    session.save()
+
+    session["teams"].append("Marketing")
+    session.modified = True
+    session.save()
+
+    assert SessionStore(session_key=session.session_key).load() == {"teams": ["Sales", "Marketing"]}

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import xmlsec
@@ -18,6 +16,7 @@ from lxml import etree
 
 from connections import saml_crypto
 from tests.certs import make_keypair
+from tests.commands import run_python
 from tests.saml_idp import (
     ALG_C14N,
     ALG_ENVELOPED,
@@ -27,7 +26,6 @@ from tests.saml_idp import (
     sign_element,
 )
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "ada@acme.com"
 
 
@@ -76,15 +74,7 @@ def test_different_libxml2_versions_are_refused_naming_both():
 def _start(prelude: str) -> subprocess.CompletedProcess[str]:
     """Start Django in a fresh interpreter after ``prelude`` (which spoils lxml's version)."""
     env = dict(os.environ, DJANGO_SETTINGS_MODULE="config.test_settings")
-    return subprocess.run(
-        [sys.executable, "-c", f"{prelude}; import django; django.setup()"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return run_python(f"{prelude}; import django; django.setup()", env=env)
 
 
 @pytest.mark.parametrize(

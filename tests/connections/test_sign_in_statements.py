@@ -25,7 +25,9 @@ from tests.connections.saml_helpers import (
 from tests.saml_idp import okta_attributes, tamper
 from tests.sql_statements import statements
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Transactional (tests/sql_statements.py says why); serialized_rollback puts back what the migrations
+# made, as the end-to-end tests after these expect (tests/e2e/steps.py).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ACS_IDP_INITIATED = [
     "SELECT connections_connection",

@@ -12,7 +12,9 @@ from connections.models import VerifiedSignIn
 from core.persistence import delete_returning
 from tests.sql_statements import statements
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Transactional (tests/sql_statements.py says why); serialized_rollback puts back what the migrations
+# made, as the end-to-end tests after these expect (tests/e2e/steps.py).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
 def _pending(connection, token_hash: str, **fields) -> VerifiedSignIn:

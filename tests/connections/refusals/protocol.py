@@ -1,5 +1,6 @@
 """Refused sign-ins: saml_expired, saml_not_yet_valid, saml_replayed, saml_unsolicited,
-saml_in_response_to_mismatch, saml_status_failure.
+saml_in_response_to_mismatch, saml_status_failure; and saml_malformed for what the Web SSO
+profile requires of an assertion (one AuthnStatement, bearer confirmations, SAML 2.0...).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from tests.connections.refusals.cases import (
     accepted,
     acme_response,
     at_acs,
+    details_say,
     on_acme,
+    serialized,
     skew,
 )
 from tests.connections.saml_helpers import (
@@ -33,10 +36,13 @@ from tests.connections.saml_helpers import (
     start_login,
 )
 from tests.saml_idp import (
+    NS_SAML,
     STATUS_AUTHN_FAILED,
     STATUS_REQUESTER,
     STATUS_RESPONDER,
     okta_attributes,
+    saml_time,
+    sign_element,
     tamper,
 )
 
@@ -78,6 +84,153 @@ CASES += [
         "beyond-the-clock-skew",
         at_acs(_ahead_beyond_the_skew),
         never_created=(NEW,),
+    ),
+]
+
+
+def _signed_after(edit: Callable[[etree._Element, etree._Element], None]):
+    """acme's response for ``NEW`` with ``edit(response, assertion)`` made before the assertion
+    is signed: the IdP itself sent it so."""
+
+    def make(given: Given) -> bytes:
+        root = etree.fromstring(idp_response(given.acme, NEW, sign_assertion=False))
+        assertion = root.find(f"{{{NS_SAML}}}Assertion")
+        edit(root, assertion)
+        sign_element(assertion, given.acme.connection.keypair)
+        return serialized(root)
+
+    return make
+
+
+def _q(name: str) -> str:
+    return f"{{{NS_SAML}}}{name}"
+
+
+def _confirmation_data(assertion: etree._Element) -> etree._Element:
+    return assertion.find(
+        f"{_q('Subject')}/{_q('SubjectConfirmation')}/{_q('SubjectConfirmationData')}"
+    )
+
+
+def _session_ended(root: etree._Element, assertion: etree._Element) -> None:
+    ended = datetime.now(UTC) - skew() - timedelta(seconds=60)
+    assertion.find(_q("AuthnStatement")).set("SessionNotOnOrAfter", saml_time(ended))
+
+
+def _confirmation_starts_later(root: etree._Element, assertion: etree._Element) -> None:
+    later = datetime.now(UTC) + skew() + timedelta(seconds=60)
+    data = _confirmation_data(assertion)
+    data.set("NotBefore", saml_time(later))
+    data.set("NotOnOrAfter", saml_time(later + timedelta(minutes=5)))
+
+
+def _issued_two_days_ago(given: Given) -> bytes:
+    """Issued long ago, though its validity window (explicit dates) still holds."""
+    now = datetime.now(UTC)
+    return idp_response(
+        given.acme,
+        NEW,
+        issue_instant=now - timedelta(days=2),
+        not_before=now - timedelta(minutes=5),
+        not_on_or_after=now + timedelta(minutes=5),
+    )
+
+
+CASES += [
+    Refusal(
+        "saml_expired",
+        "issued-more-than-a-day-ago",
+        at_acs(_issued_two_days_ago),
+        never_created=(NEW,),
+        then=details_say("issue_instant"),
+    ),
+    Refusal(
+        "saml_expired",
+        "session-not-on-or-after-passed",
+        at_acs(_signed_after(_session_ended)),
+        never_created=(NEW,),
+    ),
+    Refusal(
+        "saml_not_yet_valid",
+        "subject-confirmation-not-before",
+        at_acs(_signed_after(_confirmation_starts_later)),
+        never_created=(NEW,),
+    ),
+]
+
+
+# --- saml_malformed: what the Web SSO profile requires of a response ----------------------------
+
+
+def _version(where: str) -> Callable[[etree._Element, etree._Element], None]:
+    return lambda root, assertion: (root if where == "response" else assertion).set(
+        "Version", "1.1"
+    )
+
+
+def _second_authn_statement(root: etree._Element, assertion: etree._Element) -> None:
+    statement = assertion.find(_q("AuthnStatement"))
+    statement.addnext(etree.fromstring(etree.tostring(statement)))
+
+
+def _no_authn_statement(root: etree._Element, assertion: etree._Element) -> None:
+    assertion.remove(assertion.find(_q("AuthnStatement")))
+
+
+def _holder_of_key_beside_bearer(root: etree._Element, assertion: etree._Element) -> None:
+    bearer = assertion.find(f"{_q('Subject')}/{_q('SubjectConfirmation')}")
+    other = etree.fromstring(etree.tostring(bearer))
+    other.set("Method", "urn:oasis:names:tc:SAML:2.0:cm:holder-of-key")
+    bearer.addnext(other)
+
+
+def _address(root: etree._Element, assertion: etree._Element) -> None:
+    _confirmation_data(assertion).set("Address", "not-an-address")
+
+
+def _unknown_condition(root: etree._Element, assertion: etree._Element) -> None:
+    etree.SubElement(assertion.find(_q("Conditions")), _q("Condition"))
+
+
+def _encrypted_name_id(root: etree._Element, assertion: etree._Element) -> None:
+    name_id = assertion.find(f"{_q('Subject')}/{_q('NameID')}")
+    name_id.addprevious(etree.Element(_q("EncryptedID")))
+    name_id.getparent().remove(name_id)
+
+
+def _unknown_element(root: etree._Element, assertion: etree._Element) -> None:
+    assertion.find(_q("Subject")).addnext(etree.Element(_q("Unknown")))
+
+
+PROFILE = {
+    "schema-invalid": (_unknown_element, "schema"),
+    "response-version-not-2-0": (_version("response"), "Response Version"),
+    "assertion-version-not-2-0": (_version("assertion"), "Assertion Version"),
+    "two-authn-statements": (_second_authn_statement, "2 AuthnStatements"),
+    "no-authn-statement": (_no_authn_statement, "0 AuthnStatements"),
+    "holder-of-key-beside-bearer": (_holder_of_key_beside_bearer, "subject confirmation"),
+    "bad-subject-address": (_address, "bad Address"),
+    "unknown-condition": (_unknown_condition, "Condition is not supported"),
+    "encrypted-name-id": (_encrypted_name_id, "EncryptedID is not supported"),
+}
+
+CASES += [
+    *(
+        Refusal(
+            "saml_malformed",
+            name,
+            at_acs(_signed_after(edit)),
+            never_created=(NEW,),
+            then=details_say("reason", reason),
+        )
+        for name, (edit, reason) in PROFILE.items()
+    ),
+    Refusal(
+        "saml_malformed",
+        "empty-validity-window",
+        at_acs(acme_response(not_before=timedelta(0), not_on_or_after=timedelta(0))),
+        never_created=(NEW,),
+        then=details_say("reason", "NotOnOrAfter is not after NotBefore"),
     ),
 ]
 
