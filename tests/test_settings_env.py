@@ -6,6 +6,7 @@ process); the readers in ``config/env.py`` are tested directly for the rest.
 
 from __future__ import annotations
 
+import base64
 import os
 import subprocess
 
@@ -34,7 +35,10 @@ CONFIG_VARIABLES = (
     "SAML_CLOCK_SKEW_SECONDS",
     "SAML_SIGNATURE_BACKEND",
     "DATABASE_CONN_MAX_AGE",
+    "SAML_KEY_ENCRYPTION_KEY",
 )
+# A Fernet key (32 bytes, url-safe base64), made for the run.
+FERNET_KEY = base64.urlsafe_b64encode(os.urandom(32)).decode()
 # A complete production-like environment; each case spoils one value.
 GOOD = {
     "DJANGO_DEBUG": "0",
@@ -70,6 +74,11 @@ def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.Com
         ("DJANGO_SECRET_KEY", GOOD | {"DJANGO_SECRET_KEY": None}),
         ("SAML_SIGNATURE_BACKEND", GOOD | {"SAML_SIGNATURE_BACKEND": "openssl"}),
         ("DATABASE_CONN_MAX_AGE", GOOD | {"DATABASE_CONN_MAX_AGE": "forever"}),
+        ("SAML_KEY_ENCRYPTION_KEY", GOOD | {"SAML_KEY_ENCRYPTION_KEY": "not-a-fernet-key"}),
+        (
+            "SAML_KEY_ENCRYPTION_KEY",
+            GOOD | {"SAML_KEY_ENCRYPTION_KEY": f"{FERNET_KEY},{'A' * 20}"},
+        ),
     ],
     ids=[
         "debug-maybe",
@@ -81,6 +90,8 @@ def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.Com
         "secret-key-unset-without-debug",
         "signature-backend-unknown",
         "conn-max-age-not-a-number",
+        "key-encryption-key-not-fernet",
+        "key-encryption-key-second-one-short",
     ],
 )
 def test_settings_refuse_a_bad_value_naming_the_variable(variable, environment):
@@ -101,6 +112,27 @@ def test_settings_load_with_debug_on_and_nothing_else_set():
         "http://127.0.0.1:8000",
         "django.db.backends.sqlite3",
     ]
+
+
+_KEYS = "from django.conf import settings; print(len(settings.SAML_KEY_ENCRYPTION_KEYS))"
+
+
+def test_production_starts_without_a_key_encryption_key():
+    """A fresh install starts; what needs an SP key fails then, naming the variable
+    (tests/connections/test_sp_keys.py)."""
+    result = _setup_django(_KEYS, **GOOD)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0"]
+
+
+def test_key_encryption_keys_are_a_list_for_rotation():
+    second = base64.urlsafe_b64encode(os.urandom(32)).decode()
+
+    result = _setup_django(_KEYS, **GOOD, SAML_KEY_ENCRYPTION_KEY=f"{FERNET_KEY}, {second}")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["2"]
 
 
 def test_settings_load_with_a_complete_production_environment():
