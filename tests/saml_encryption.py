@@ -147,15 +147,20 @@ def _encrypted_key(
 
 
 def encrypted_assertion(
-    assertion: etree._Element, certificate_pem: bytes, encryption: Encryption = Encryption()
+    assertion: etree._Element,
+    certificate_pem: bytes,
+    encryption: Encryption = Encryption(),
+    *,
+    container_tag: str = "EncryptedAssertion",
 ) -> etree._Element:
-    """An EncryptedAssertion holding ``assertion`` (serialized as it stands, signature and all)."""
+    """An EncryptedAssertion holding ``assertion`` (serialized as it stands, signature and all);
+    with ``container_tag="EncryptedID"``, an EncryptedID holding a NameID."""
     certificate = x509.load_pem_x509_certificate(certificate_pem)
     plaintext = etree.tostring(assertion, encoding="UTF-8", xml_declaration=False)
     key, ciphertext = _encrypt_content(plaintext, encryption.content)
     wrapped = _wrap_key(key, certificate, encryption)
 
-    container = etree.Element(_x(NS_SAML, "EncryptedAssertion"))
+    container = etree.Element(_x(NS_SAML, container_tag))
     data = etree.SubElement(
         container,
         _x(NS_XENC, "EncryptedData"),

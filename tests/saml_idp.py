@@ -435,6 +435,7 @@ class TestIdP:
         sub_status_code: str | None = None,
         status_message: str | None = None,
         name_id_format: str = NAMEID_EMAIL,
+        name_qualifiers: dict[str, str] | None = None,
         session_index: str | None = None,
         assertion_id: str | None = None,
         response_id: str | None = None,
@@ -484,7 +485,10 @@ class TestIdP:
             assertion.set("Version", "2.0")
             _sub(assertion, NS_SAML, "Issuer", issuer, Format=NAMEID_ENTITY)
             subject = _sub(assertion, NS_SAML, "Subject")
-            _sub(subject, NS_SAML, "NameID", name_id, Format=name_id_format)
+            name_id_element = _sub(subject, NS_SAML, "NameID", name_id, Format=name_id_format)
+            # NameQualifier, SPNameQualifier: Entra ID and AD FS can send them.
+            for qualifier, value in (name_qualifiers or {}).items():
+                name_id_element.set(qualifier, value)
             confirmation = _sub(subject, NS_SAML, "SubjectConfirmation", Method=CM_BEARER)
             data = _sub(confirmation, NS_SAML, "SubjectConfirmationData")
             if in_response_to is not None:
