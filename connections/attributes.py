@@ -189,9 +189,9 @@ def describe_sent(
     attributes: Mapping[str, list[str]], friendly_names: Mapping[str, str] | None = None
 ) -> list[str]:
     """The attribute names an assertion carried, each with its FriendlyName where it has one
-    (``urn:oid:2.5.4.42 (givenName)``): what an ``attribute_missing`` refusal says it saw."""
+    (``urn:oid:2.5.4.42 (givenName)``), sorted: what an ``attribute_missing`` refusal says it saw."""
     friendly_names = friendly_names or {}
     return [
         f"{name} ({friendly_names[name]})" if friendly_names.get(name) else name
-        for name in attributes
+        for name in sorted(attributes)
     ]

@@ -153,11 +153,11 @@ def test_attribute_missing_names_the_attributes_it_saw(acme, idp_key, client):
         response, "attribute_missing", users_before=users_before, connection=connection
     )
     page = response.content.decode()
-    assert "urn:oid:2.5.4.42 (givenName), Role" in page
+    assert "Role, urn:oid:2.5.4.42 (givenName)" in page
     assert "format &#x27;unspecified&#x27;" in page
     assert "attribute named &#x27;email&#x27;" in page
     assert "Ada" not in page and "offline_access" not in page  # names only, no values
-    assert event.details["attributes"] == ["urn:oid:2.5.4.42 (givenName)", "Role"]
+    assert event.details["attributes"] == ["Role", "urn:oid:2.5.4.42 (givenName)"]
     assert event.details["name_id"] == "alovelace"
     assert event.details["name_id_format"].endswith(":unspecified")
 
