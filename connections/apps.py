@@ -7,5 +7,6 @@ class ConnectionsConfig(AppConfig):
 
     def ready(self) -> None:
         # Every process (web, worker, command) stops here, at start-up, when lxml and the
-        # xmlsec binding do not run the same libxml2 (see connections/saml_crypto.py).
-        from connections import saml_crypto  # noqa: F401 - in ready(): it imports lxml and xmlsec
+        # xmlsec binding do not run the same libxml2 (see connections/saml_crypto.py); and the
+        # deploy checks (manage.py check --deploy) are registered, as Django's are, in ready().
+        from connections import checks, saml_crypto  # noqa: F401 - in ready(): lxml and xmlsec
