@@ -123,8 +123,17 @@ def read_redirect(query_string: str) -> Received:
         "redirect",
         sig_alg=unquote_plus(raw["SigAlg"]),
         signature=_b64(unquote_plus(raw["Signature"]), "Signature"),
-        signed_octets=octets.encode("utf-8"),
+        signed_octets=_wsgi_bytes(octets),
     )
+
+
+def _wsgi_bytes(text: str) -> bytes:
+    """The octets of a query string as the browser sent them: WSGI hands them over decoded as
+    Latin-1 (an IdP percent-encodes, so they are ASCII in practice)."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
 
 
 def read_post(form: Mapping[str, str]) -> Received:

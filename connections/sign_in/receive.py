@@ -135,8 +135,8 @@ def algorithm_refused(
     name = error.extra["algorithm_name"]
     used = f"{name} digests" if error.extra["where"] == "digest algorithm" else name
     message = (
-        f"The sign-in was refused because {product.name} signs with {used}, which is no longer "
-        f"safe. Ask your IT team to {product.sha256_steps}."
+        f"This was refused because {product.name} signs with {used}, which is no longer safe. "
+        f"Ask your IT team to {product.sha256_steps}."
     )
     return SamlSignatureAlgorithmRefused(
         message, extra={**error.extra, "idp_product": product.name, "fix": product.sha256_steps}
