@@ -1,4 +1,5 @@
-"""Parse the IdP signing certificate a customer sends us, in whatever shape it arrives.
+"""Parse the IdP signing certificate a customer sends us, in whatever shape it arrives; make
+the self-signed key pairs we need ourselves (our SP keys, the development IdP's).
 
 Okta's "Download certificate" gives PEM; other IdPs give DER (.cer) or the bare base64 from
 their metadata. Everything is parsed with ``cryptography``; what is not a usable X.509
@@ -11,11 +12,12 @@ import base64
 import binascii
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import NameOID
 
 from core.exceptions import ValidationFailed
 
@@ -43,6 +45,34 @@ class ParsedCertificate:
         """The certificate as IdP metadata carries it (one line of base64 DER)."""
         body = "".join(line for line in self.pem.splitlines() if not line.startswith("-----"))
         return body
+
+
+def self_signed_key_pair(
+    name: x509.Name | str, *, bits: int, days: int
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A new RSA key and its self-signed certificate (SHA-256), valid from a day ago (an IdP
+    whose clock is behind still takes it) for ``days``. Key generation is the slow part."""
+    if isinstance(name, str):
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return key, certificate
+
+
+def private_key_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def format_fingerprint(digest: bytes) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -57,7 +57,7 @@ from connections.models import (
     SeenLogoutMessage,
 )
 from connections.saml_bindings import MAX_RELAY_STATE, Received, post_fields, redirect_url
-from connections.saml_inspection import DS, SAML, SAMLP, parse_message, text_of
+from connections.saml_inspection import DS, SAML, SAMLP, parse_instant, parse_message, text_of
 from connections.sign_in.common import saml_adapter
 from connections.sign_in.receive import algorithm_refused
 from connections.sp_keys import sp_decrypt, sp_request_signer, sp_signing_key_pair
@@ -233,7 +233,7 @@ def _check_common(connection: Connection, received: Received, root: etree._Eleme
         )
     now = timezone.now()
     skew = timedelta(seconds=settings.SAML_CLOCK_SKEW_SECONDS)
-    issued = _time(root.get("IssueInstant"), "IssueInstant")
+    issued = parse_instant(root.get("IssueInstant"))
     if issued is None:
         raise SamlMalformed(extra={"reason": "the logout message has no IssueInstant"})
     if issued > now + skew:
@@ -246,23 +246,13 @@ def _check_common(connection: Connection, received: Received, root: etree._Eleme
             "This logout message is too old.",
             extra={"issue_instant": issued.isoformat(), "now": now.isoformat()},
         )
-    ends = _time(root.get("NotOnOrAfter"), "NotOnOrAfter")
+    ends = parse_instant(root.get("NotOnOrAfter"))
     if ends is not None and now - skew >= ends:
         raise SamlExpired(
             "This logout request has expired.",
             extra={"not_on_or_after": ends.isoformat(), "now": now.isoformat()},
         )
     return issued + LOGOUT_MESSAGE_LIFETIME + 2 * skew
-
-
-def _time(value: str | None, what: str) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SamlMalformed(extra={"reason": f"bad {what} {value[:100]!r}"}) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _check_signature(connection: Connection, received: Received, root: etree._Element) -> None:

@@ -215,8 +215,10 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
 
     conditions = assertion.find(_q(SAML, "Conditions"))
     confirmations = _bearer_confirmations(assertion)
-    not_before = _time(conditions.get("NotBefore")) if conditions is not None else None
-    not_on_or_after = _time(conditions.get("NotOnOrAfter")) if conditions is not None else None
+    not_before = parse_instant(conditions.get("NotBefore")) if conditions is not None else None
+    not_on_or_after = (
+        parse_instant(conditions.get("NotOnOrAfter")) if conditions is not None else None
+    )
     _check_window(not_before, not_on_or_after, "Conditions")
     return InspectedResponse(
         xml=xml,
@@ -244,10 +246,10 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
         not_before=not_before,
         not_on_or_after=not_on_or_after,
         confirmation_not_on_or_after=tuple(
-            t for t in (_time(data.get("NotOnOrAfter")) for data in confirmations) if t
+            t for t in (parse_instant(data.get("NotOnOrAfter")) for data in confirmations) if t
         ),
         confirmation_not_before=tuple(
-            t for t in (_time(data.get("NotBefore")) for data in confirmations) if t
+            t for t in (parse_instant(data.get("NotBefore")) for data in confirmations) if t
         ),
         issue_instants=(_issue_instant(root), _issue_instant(assertion)),
         session_not_on_or_after=_authn_statement(assertion),
@@ -425,7 +427,9 @@ def _bearer_confirmations(assertion: Element) -> list[Element]:
         data = confirmation.find(_q(SAML, "SubjectConfirmationData"))
         if data is None:
             data = etree.Element("empty")
-        _check_window(_time(data.get("NotBefore")), _time(data.get("NotOnOrAfter")), "Subject")
+        _check_window(
+            parse_instant(data.get("NotBefore")), parse_instant(data.get("NotOnOrAfter")), "Subject"
+        )
         address = data.get("Address")
         if address is not None:
             try:
@@ -445,7 +449,7 @@ def _authn_statement(assertion: Element) -> datetime | None:
         raise SamlMalformed(
             extra={"reason": f"{len(statements)} AuthnStatements; exactly one is required"}
         )
-    return _time(statements[0].get("SessionNotOnOrAfter"))
+    return parse_instant(statements[0].get("SessionNotOnOrAfter"))
 
 
 def _check_window(start: datetime | None, end: datetime | None, where: str) -> None:
@@ -454,7 +458,7 @@ def _check_window(start: datetime | None, end: datetime | None, where: str) -> N
 
 
 def _issue_instant(element: Element) -> datetime:
-    instant = _time(element.get("IssueInstant"))
+    instant = parse_instant(element.get("IssueInstant"))
     if instant is None:
         raise SamlMalformed(
             extra={"reason": f"{etree.QName(element).localname} has no IssueInstant"}
@@ -487,7 +491,7 @@ def text_of(element: Element | None) -> str | None:
     return element.text.strip()
 
 
-def _time(value: str | None) -> datetime | None:
+def parse_instant(value: str | None) -> datetime | None:
     if not value:
         return None
     try:

@@ -226,20 +226,14 @@ def connection_update(
     # What the new choices need is made in the same transaction, or nothing changes (no key
     # encryption key configured, say): signing needs the SP signing key, and an IdP told to
     # encrypt needs the encryption certificate (every connection has one once it is needed).
-    if connection.sign_requests:
-        sp_key_ensure(
-            connection=connection,
-            use=SpKeyUse.SIGNING,
-            acting_user=acting_user,
-            actor_label=actor_label,
-        )
-    if connection.require_encryption:
-        sp_key_ensure(
-            connection=connection,
-            use=SpKeyUse.ENCRYPTION,
-            acting_user=acting_user,
-            actor_label=actor_label,
-        )
+    for use, needed in (
+        (SpKeyUse.SIGNING, connection.sign_requests),
+        (SpKeyUse.ENCRYPTION, connection.require_encryption),
+    ):
+        if needed:
+            sp_key_ensure(
+                connection=connection, use=use, acting_user=acting_user, actor_label=actor_label
+            )
     audit_record(
         action="connection.updated",
         connection=connection,

@@ -19,12 +19,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -33,7 +32,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.services import audit_record
 from connections import saml_sp_crypto
-from connections.certificates import format_fingerprint
+from connections.certificates import format_fingerprint, private_key_pem, self_signed_key_pair
 from connections.key_encryption import decrypt_private_key, encrypt_private_key, reencrypt
 from connections.models import Connection, SpKey, SpKeyState, SpKeyUse
 from connections.selectors import sp_key_describe
@@ -41,7 +40,7 @@ from core.exceptions import Conflict, ValidationFailed
 
 # The certificate is only a container for the public key (IdPs read the key from it); it is
 # long-lived because SAML trust is in the key itself, and rotation is a deliberate step.
-CERTIFICATE_LIFETIME = timedelta(days=3650)
+CERTIFICATE_LIFETIME_DAYS = 3650
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,6 @@ class _Material:
 def _make(connection: Connection, use: str) -> _Material:
     """A new RSA key pair and its self-signed certificate; slow (key generation), so callers run
     it before taking locks."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=settings.SAML_SP_KEY_BITS)
     host = urlsplit(settings.BASE_URL).hostname or "sso"
     name = x509.Name(
         [
@@ -63,23 +61,11 @@ def _make(connection: Connection, use: str) -> _Material:
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, host[:64]),
         ]
     )
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=1))  # an IdP whose clock is behind still takes it
-        .not_valid_after(now + CERTIFICATE_LIFETIME)
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    private_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    key, certificate = self_signed_key_pair(
+        name, bits=settings.SAML_SP_KEY_BITS, days=CERTIFICATE_LIFETIME_DAYS
     )
     return _Material(
-        private_key_encrypted=encrypt_private_key(private_pem),
+        private_key_encrypted=encrypt_private_key(private_key_pem(key)),
         certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         fingerprint_sha256=format_fingerprint(certificate.fingerprint(hashes.SHA256())),
         not_after=certificate.not_valid_after_utc,
