@@ -6,6 +6,7 @@ from django.urls import include, path
 from accounts import api as accounts_api
 from connections import dev_idp
 from connections import views as sso_views
+from core.metrics import metrics_view
 
 admin.site.site_header = "SSO connection manager"
 admin.site.site_title = "SSO admin"
@@ -18,4 +19,6 @@ urlpatterns = [
     path("oauth/", include("provisioning.oauth_urls")),
     path("api/me/", accounts_api.MeView.as_view(), name="api-me"),
     path("dev-idp/sso/", dev_idp.sso, name="dev-idp-sso"),  # 404 unless DJANGO_DEBUG
+    path("metrics", metrics_view, name="metrics"),  # 404 unless METRICS_TOKEN
+    # /healthz and /readyz: core.health.HealthCheckMiddleware, ahead of every other middleware
 ]

@@ -3,10 +3,10 @@ customer or a company user can reach goes through a selector that takes ``compan
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Company
@@ -64,6 +64,18 @@ def certificates_expiring(*, within_days: int) -> QuerySet[SigningCertificate]:
         .filter(not_after__lte=horizon)
         .exclude(Exists(replacement))
         .order_by("not_after")
+    )
+
+
+def certificate_last_expiries() -> list[tuple[str, datetime]]:
+    """(connection name, when its last signing certificate expires) for every enabled
+    connection with a certificate: after that moment no response of its IdP can verify."""
+    return list(
+        Connection.objects.exclude(status=ConnectionStatus.DISABLED)
+        .annotate(last_expiry=Max("certificates__not_after"))
+        .filter(last_expiry__isnull=False)
+        .order_by("name")
+        .values_list("name", "last_expiry")
     )
 
 

@@ -17,6 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefused
+from connections.metrics import sign_in_observe
 from connections.models import Connection
 from connections.redirects import safe_next_path
 from connections.selectors import connection_for_sign_in, connections_for_email
@@ -50,10 +51,17 @@ def _cookie_args(path: str, max_age: int) -> dict:
 
 
 def _refused(
-    request: HttpRequest, error: SignInRefused, connection: Connection | None, **context
+    request: HttpRequest,
+    error: SignInRefused,
+    connection: Connection | None,
+    *,
+    sign_in: bool = True,
+    **context,
 ) -> HttpResponse:
     logger.info("sign-in refused: %s %s", error.code, error.extra)
     sign_in_refusal_record(error=error, connection=connection, context=context)
+    if sign_in:
+        sign_in_observe(connection_name=connection.name if connection else "", result=error.code)
     return render(
         request,
         "sso/error.html",
@@ -116,7 +124,7 @@ def metadata(request: HttpRequest, name: str) -> HttpResponse:
     try:
         connection = _connection_or_refuse(name)
     except SignInRefused as error:
-        return _refused(request, error, None)
+        return _refused(request, error, None, sign_in=False)
     return HttpResponse(
         sp_metadata_document(connection), content_type="application/samlmetadata+xml"
     )
@@ -219,6 +227,7 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
     except SignInRefused as error:
         return _forget_cookies(_refused(request, error, connection), connection, None)
     django_login(request, user, backend=_MODEL_BACKEND)
+    sign_in_observe(connection_name=connection.name, result="ok")
     return _forget_cookies(redirect(record.next_path or "home"), connection, record)
 
 

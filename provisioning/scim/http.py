@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from rest_framework import exceptions as drf_exceptions
@@ -16,7 +17,6 @@ from provisioning.scim.errors import (
     InvalidSyntax,
     InvalidValue,
     ScimError,
-    TooMany,
     Unauthorized,
 )
 from provisioning.scim.filters import FilterError, parse_attribute_list
@@ -43,6 +43,7 @@ def scim_response(data: Any, status: int = 200, headers: dict | None = None) -> 
 
 def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     """Every error in the SCIM error schema (RFC 7644 3.12)."""
+    retry_after = None
     if isinstance(exc, ScimError):
         error = exc
     elif isinstance(exc, FilterError):
@@ -56,7 +57,9 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, drf_exceptions.MethodNotAllowed):
         error = ScimError("Method not allowed.", http_status=405)
     elif isinstance(exc, drf_exceptions.Throttled):
-        error = TooMany("Too many requests.", http_status=429)
+        # RFC 7644 has no scimType for a rate limit ("tooMany" is about result sizes).
+        retry_after = max(1, math.ceil(exc.wait or 1))
+        error = ScimError(f"Too many requests; retry in {retry_after} seconds.", http_status=429)
     elif isinstance(exc, drf_exceptions.NotAcceptable):
         error = ScimError("Only application/scim+json is served.", http_status=406)
     elif isinstance(exc, ApplicationError):
@@ -68,6 +71,8 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = scim_response(error.body(), status=error.http_status)
     if error.http_status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="scim"'
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -14,6 +14,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from accounts.models import User
+from core.metrics import SCIM_REQUESTS
 from provisioning.scim import discovery
 from provisioning.scim.authentication import (
     ScimBearerAuthentication,
@@ -43,6 +44,7 @@ from provisioning.scim.http import (
     scim_response,
     select_attributes,
 )
+from provisioning.scim.limits import ScimTokenRateLimit, scim_authentication_failed
 from provisioning.scim.patch import apply_user_patch, group_changes
 from provisioning.scim.provision import (
     scim_user_apply,
@@ -107,12 +109,22 @@ class _AlwaysScimJSON(BaseContentNegotiation):
 class ScimView(APIView):
     authentication_classes = [ScimBearerAuthentication, ScimOAuthAuthentication]
     permission_classes = [IsAuthenticated]
+    throttle_classes = [ScimTokenRateLimit]
     parser_classes = [ScimJSONParser, JSONParser]
     renderer_classes = [ScimJSONRenderer]
     content_negotiation_class = _AlwaysScimJSON
 
     def get_exception_handler(self):
         return scim_exception_handler
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.authenticators and not request.successful_authenticator:
+            scim_authentication_failed(request)  # a 429 past RATE_LIMIT_SCIM_AUTH
+        super().permission_denied(request, message=message, code=code)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        SCIM_REQUESTS.labels(request.method, str(response.status_code)).inc()
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @property
     def principal(self) -> ScimPrincipal:

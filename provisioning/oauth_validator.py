@@ -1,0 +1,41 @@
+"""django-oauth-toolkit's request validator with the rules RFC 6749 and RFC 9700 add to the
+authorization-code exchange that the toolkit leaves to us."""
+
+from __future__ import annotations
+
+from oauth2_provider.models import get_grant_model
+from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.oauth2.rfc6749 import errors
+
+from provisioning.grants import authorization_code_replayed, authorization_code_used
+
+
+class ScimOAuth2Validator(OAuth2Validator):
+    def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
+        grant = get_grant_model().objects.filter(code=code, application=client).first()
+        if grant is None:
+            # RFC 6749 4.1.2: a code used twice is refused, and what it issued is revoked.
+            authorization_code_replayed(code=code)
+            return False
+        if request.code_verifier and not grant.code_challenge:
+            # RFC 9700 2.1.1 (PKCE downgrade): a verifier for a code issued without a challenge
+            # means the challenge was stripped from the authorization request on its way.
+            return False
+        return super().validate_code(client_id, code, client, request, *args, **kwargs)
+
+    def _create_refresh_token(self, request, refresh_token_code, access_token, previous):
+        token = super()._create_refresh_token(request, refresh_token_code, access_token, previous)
+        request.issued_token_family = token.token_family
+        return token
+
+    def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
+        deleted, _ = (
+            get_grant_model().objects.filter(code=code, application=request.client).delete()
+        )
+        family = getattr(request, "issued_token_family", None)
+        if not deleted:
+            # Another exchange of the same code got here first, at the same moment: a replay,
+            # whose tokens (and the ones issued now) are revoked.
+            authorization_code_replayed(code=code, token_families=(family,))
+            raise errors.InvalidGrantError(request=request)
+        authorization_code_used(code=code, client_id=request.client_id, token_family=family)
