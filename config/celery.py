@@ -33,6 +33,7 @@ def _logging(**kwargs) -> None:
     from django.conf import settings
 
     dictConfig(settings.LOGGING)
+    logging.captureWarnings(True)  # as Django does for the web processes: warnings as JSON too
 
 
 @signals.worker_init.connect
