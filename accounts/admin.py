@@ -96,26 +96,8 @@ class UserAdmin(DjangoUserAdmin):
         "deactivated_at",
         "scim_deleted_at",
     )
-    actions = ["deprovision", "reactivate"]
-
-    @admin.action(description="Deprovision selected users (sign out everywhere, revoke tokens)")
-    def deprovision(self, request, queryset) -> None:
-        from provisioning.services import user_deprovision
-
-        users = [user for user in queryset if user.is_active and user.company_id]
-        for user in users:
-            user_deprovision(user=user, acting_user=request.user, reason="admin action")
-        self.message_user(request, f"Deprovisioned {len(users)} user(s).")
-
-    @admin.action(description="Reactivate selected users")
-    def reactivate(self, request, queryset) -> None:
-        from provisioning.services import user_reactivate
-
-        users = [user for user in queryset if not user.is_active]
-        for user in users:
-            user_reactivate(user=user, acting_user=request.user, reason="admin action")
-        self.message_user(request, f"Reactivated {len(users)} user(s).")
-
+    # The deprovision and reactivate actions are provisioning's (provisioning/admin.py): they
+    # end sessions and revoke tokens, one floor above accounts.
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Person", {"fields": ("first_name", "last_name")}),

@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # In ready(), as Django asks: the receivers' module imports models, loaded only now.
         from accounts import signals  # noqa: F401 - connects the session recording receivers

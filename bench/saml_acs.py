@@ -22,6 +22,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Django and the project are imported inside the functions: only once _setup() has pointed
+# DATABASE_URL at a temporary database and set Django up.
 
 
 def _setup() -> None:

@@ -35,6 +35,8 @@ from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+# Django and the project are imported inside the functions: only once main() has pointed
+# DATABASE_URL at the benchmark's own database and set Django up (psycopg only for PostgreSQL).
 
 BATCH = 5_000
 MEDIA_TYPE = "application/scim+json"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -75,8 +76,6 @@ def read_list(name: str, *, default: list[str]) -> list[str]:
 
 
 def read_url(name: str, *, default: str | None = _UNSET, require_https: bool) -> str:
-    from urllib.parse import urlsplit
-
     value = read_str(name, default=default)
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:

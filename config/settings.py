@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import (
     read_bool,
     read_database,
@@ -24,8 +26,6 @@ DEBUG = read_bool("DJANGO_DEBUG", default=False)
 # environment and there is no default.
 SECRET_KEY = read_str("DJANGO_SECRET_KEY", default=secrets.token_urlsafe(50) if DEBUG else None)
 if SECRET_KEY is None:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is required unless DJANGO_DEBUG is on")
 
 ALLOWED_HOSTS = read_list(

@@ -92,11 +92,12 @@ class ConnectionAdmin(admin.ModelAdmin):
         "service_provider_values",
         "test_login",
         "sign_in_health",
-        "provisioning_credentials",
         "created_at",
         "updated_at",
     )
     inlines = [SigningCertificateInline]
+    # SCIM tokens and OAuth grants (their section, the "issue a SCIM token" action) are added by
+    # provisioning/admin.py, which registers a subclass: connections does not import provisioning.
     fieldsets = (
         (None, {"fields": ("company", "name", "status")}),
         ("Identity provider", {"fields": (
@@ -106,7 +107,6 @@ class ConnectionAdmin(admin.ModelAdmin):
         ("Provisioning", {"fields": ("provisioning", "default_team", "allow_idp_initiated", "attribute_mapping")}),
         ("Send to the customer", {"fields": ("service_provider_values",)}),
         ("Diagnose", {"fields": ("test_login", "sign_in_health")}),
-        ("Provisioning credentials", {"fields": ("provisioning_credentials",)}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )  # fmt: skip
 
@@ -131,70 +131,6 @@ class ConnectionAdmin(admin.ModelAdmin):
         return format_html(
             "<table>{}</table>",
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
-        )
-
-    actions = ["issue_scim_token"]
-
-    @admin.action(description="Issue a SCIM token for each selected connection (shown once)")
-    def issue_scim_token(self, request, queryset):
-        from provisioning.admin import render_issued_tokens
-        from provisioning.tokens import scim_token_issue
-
-        issued = [
-            scim_token_issue(
-                connection=connection,
-                label=f"issued in the admin by {request.user.email}",
-                acting_user=request.user,
-            )
-            for connection in queryset
-        ]
-        return render_issued_tokens(request, issued)
-
-    @admin.display(description="SCIM tokens and OAuth grants")
-    def provisioning_credentials(self, obj: Connection) -> str:
-        if not obj.pk:
-            return "-"
-        from provisioning.grants import scim_grants
-
-        tokens = obj.scim_tokens.order_by("-created_at")[:20]
-        token_rows = format_html_join(
-            "",
-            "<tr><td>token</td><td><code>{}…</code> {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    t.prefix,
-                    t.label,
-                    f"{t.created_at:%Y-%m-%d}",
-                    t.last_used_at and f"{t.last_used_at:%Y-%m-%d %H:%M}" or "never",
-                    "revoked" if t.revoked_at else "active",
-                )
-                for t in tokens
-            ),
-        )
-        grant_rows = format_html_join(
-            "",
-            "<tr><td>OAuth grant</td><td>{}</td><td>{}</td><td>authorized by {}</td><td>active</td></tr>",
-            (
-                (
-                    g.application.name if g.application else "-",
-                    f"{g.created:%Y-%m-%d}",
-                    g.user.email if g.user else "-",
-                )
-                for g in scim_grants(connection=obj)
-            ),
-        )
-        links = format_html(
-            '<a href="{}?connection__id__exact={}">manage tokens</a> · <a href="{}?connection={}">manage OAuth grants</a>',
-            reverse("admin:provisioning_scimtoken_changelist"),
-            obj.pk,
-            reverse("admin:provisioning_scimgrant_changelist"),
-            obj.name,
-        )
-        return format_html(
-            "<table><tr><th>kind</th><th>what</th><th>created</th><th>used / by</th><th>state</th></tr>{}{}</table><p>{}</p>",
-            token_rows,
-            grant_rows,
-            links,
         )
 
     @admin.display(description="Test login")

@@ -1,8 +1,8 @@
 """The bundled development IdP: an Okta stand-in for `make run` and `manage.py demo`.
 
 Served only with DJANGO_DEBUG on (a 404 otherwise). It signs real SAML responses with a key made
-at run time under var/dev-idp/ (never committed), through the same pysaml2 adapter, and posts
-them to the connection's ACS, where they go through every production check.
+at run time under var/dev-idp/ (never committed), with pysaml2's IdP side (dev_idp_saml.py), and
+posts them to the connection's ACS, where they go through every production check.
 """
 
 from __future__ import annotations
@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -19,6 +23,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from connections.models import Connection
+from connections.selectors import connections_signing_on_at
 
 SSO_PATH = "/dev-idp/sso/"
 
@@ -66,11 +71,6 @@ def dev_idp_entity_id() -> str:
 
 def dev_idp_keypair() -> tuple[Path, Path]:
     """The IdP's key and self-signed certificate, made on first use (mode 0600 for the key)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-    from cryptography.x509.oid import NameOID
-
     folder = dev_idp_dir()
     key_path, cert_path = folder / "key.pem", folder / "cert.pem"
     if key_path.exists() and cert_path.exists():
@@ -131,7 +131,7 @@ def _require_debug() -> None:
 
 
 def _connections():
-    return Connection.objects.filter(sign_on_url=f"{settings.BASE_URL}{SSO_PATH}").order_by("name")
+    return connections_signing_on_at(url=f"{settings.BASE_URL}{SSO_PATH}")
 
 
 @csrf_exempt  # a stand-in for a foreign IdP: its form posts carry no session of ours
@@ -139,7 +139,9 @@ def _connections():
 def sso(request: HttpRequest) -> HttpResponse:
     """SP-initiated (GET with SAMLRequest) and IdP-initiated (GET without): pick a persona."""
     _require_debug()
-    from connections import saml
+    # Imported here, not at the top: pysaml2 takes about a second to import, and config.urls
+    # imports this module for every management command that loads the URLs.
+    from connections import dev_idp_saml
 
     connections = list(_connections())
     if request.method == "GET":
@@ -149,7 +151,9 @@ def sso(request: HttpRequest) -> HttpResponse:
             # Which connection asked: the one whose SP entity ID issued the request.
             for connection in connections:
                 try:
-                    info = saml.dev_idp_read_request(saml_request, **_server_options(connection))
+                    info = dev_idp_saml.dev_idp_read_request(
+                        saml_request, **_server_options(connection)
+                    )
                 except Exception:  # noqa: BLE001,S112 - not this connection's request
                     continue
                 if info.sp_entity_id == connection.sp_entity_id:
@@ -161,7 +165,7 @@ def sso(request: HttpRequest) -> HttpResponse:
     persona = next((p for p in PERSONAS if p.email == request.POST.get("persona")), None)
     if connection is None or persona is None:
         raise Http404("Unknown connection or persona.")
-    xml = saml.dev_idp_response(
+    xml = dev_idp_saml.dev_idp_response(
         email=persona.email,
         attributes=_attributes(persona),
         in_response_to=request.POST.get("in_response_to") or None,

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from connections.attributes import validate_attribute_mapping
 from connections.validators import validate_connection_name, validate_sign_on_url
-from provisioning.attributes import validate_attribute_mapping
 
 
 class Provisioning(models.TextChoices):
@@ -96,8 +97,6 @@ class Connection(models.Model):
 
 
 def _absolute(path: str) -> str:
-    from django.conf import settings
-
     return f"{settings.BASE_URL}{path}"
 
 

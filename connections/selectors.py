@@ -16,10 +16,15 @@ from core.exceptions import NotFound
 
 
 def connection_get(*, name: str) -> Connection:
+    """The connection named ``name``, or ``NotFound`` (``connection_find`` returns None)."""
     try:
         return Connection.objects.select_related("company", "default_team").get(name=name)
     except Connection.DoesNotExist:
         raise NotFound(f"No connection is named '{name}'.", code="connection_unknown") from None
+
+
+def connection_find(*, name: str) -> Connection | None:
+    return Connection.objects.select_related("company", "default_team").filter(name=name).first()
 
 
 def connection_for_sign_in(*, name: str) -> Connection | None:
@@ -49,6 +54,22 @@ def connection_list(*, company: Company | None = None) -> QuerySet[Connection]:
     if company is not None:
         connections = connections.filter(company=company)
     return connections.order_by("name")
+
+
+def connections_not_disabled(*, company: Company | None) -> QuerySet[Connection]:
+    """The company's active and draft connections, SCIM ones first (none for no company)."""
+    if company is None:
+        return Connection.objects.none()
+    return (
+        Connection.objects.filter(company=company)
+        .exclude(status=ConnectionStatus.DISABLED)
+        .order_by("-provisioning", "name")
+    )
+
+
+def connections_signing_on_at(*, url: str) -> QuerySet[Connection]:
+    """The connections whose IdP sign-on URL is ``url`` (the development IdP's, for one)."""
+    return Connection.objects.filter(sign_on_url=url).order_by("name")
 
 
 def certificates_expiring(*, within_days: int) -> QuerySet[SigningCertificate]:

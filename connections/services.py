@@ -8,9 +8,19 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Company, Team, User
+from audit.models import AuditEvent, Severity
 from audit.services import audit_record
 from connections.certificates import parse_certificate
-from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
+from connections.models import (
+    Connection,
+    ConnectionStatus,
+    PendingAuthnRequest,
+    Provisioning,
+    SeenAssertion,
+    SigningCertificate,
+    VerifiedSignIn,
+)
+from connections.selectors import certificate_describe, certificates_expiring
 from core.exceptions import Conflict, ValidationFailed
 from core.persistence import apply_changes, save_or_conflict, validated
 
@@ -207,9 +217,6 @@ EXPIRY_WARNING_DAYS = (30, 7)
 def certificates_expiry_warn() -> int:
     """A warning event for each certificate that crosses 30, then 7 days before expiry (the same
     selection as ``connection check-certs``); each threshold is reported once per certificate."""
-    from audit.models import AuditEvent, Severity
-    from connections.selectors import certificate_describe, certificates_expiring
-
     written = 0
     for certificate in certificates_expiring(within_days=max(EXPIRY_WARNING_DAYS)):
         info = certificate_describe(certificate)
@@ -241,8 +248,6 @@ def certificates_expiry_warn() -> int:
 
 def saml_state_purge() -> int:
     """Forget expired sign-ins in flight and replay entries (lookups ignore them already)."""
-    from connections.models import PendingAuthnRequest, SeenAssertion, VerifiedSignIn
-
     now = timezone.now()
     return sum(
         model.objects.filter(expires_at__lte=now).delete()[0]

@@ -1,12 +1,28 @@
+"""Support staff's provisioning pages: SCIM tokens, OAuth grants, deprovisionings; and what
+provisioning adds to the user and connection pages of the apps below it (the deprovisioning
+actions, the SCIM credentials), by registering subclasses of their admins."""
+
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 
+from accounts.admin import UserAdmin
+from accounts.models import User
+from connections.admin import ConnectionAdmin
+from connections.models import Connection
+from connections.selectors import connection_find
 from core.admin import HistoryAdminMixin
-from provisioning.grants import scim_grant_revoke, scim_grants
+from provisioning.grants import scim_grant_revoke
 from provisioning.models import Deprovisioning, ScimGrant, ScimToken
-from provisioning.tasks import deprovision_complete
+from provisioning.oauth import connection_from_resources, is_scim_grant
+from provisioning.selectors import scim_grants
+from provisioning.services import user_deprovision, user_reactivate
+from provisioning.tasks import deprovisioning_run
 from provisioning.tokens import scim_token_issue, scim_token_revoke
 
 
@@ -82,7 +98,7 @@ class DeprovisioningAdmin(HistoryAdminMixin, admin.ModelAdmin):
     def retry(self, request, queryset) -> None:
         pending = [job.pk for job in queryset if job.completed_at is None]
         for pk in pending:
-            deprovision_complete.delay(pk)
+            deprovisioning_run.delay(pk)
         self.message_user(request, f"Queued {len(pending)} deprovisioning(s).", messages.INFO)
 
 
@@ -91,16 +107,12 @@ class ConnectionGrantFilter(admin.SimpleListFilter):
     parameter_name = "connection"
 
     def lookups(self, request, model_admin):
-        from connections.models import Connection
-
         return [(c.name, c.name) for c in Connection.objects.order_by("name")]
 
     def queryset(self, request, queryset):
         if not self.value():
             return queryset
-        from connections.models import Connection
-
-        connection = Connection.objects.filter(name=self.value()).first()
+        connection = connection_find(name=self.value())
         if connection is None:
             return queryset.none()
         ids = [token.pk for token in scim_grants(connection=connection, include_revoked=True)]
@@ -119,15 +131,11 @@ class ScimGrantAdmin(HistoryAdminMixin, admin.ModelAdmin):
     actions = ["revoke"]
 
     def get_queryset(self, request):
-        from provisioning.oauth import is_scim_grant
-
         queryset = super().get_queryset(request).select_related("user", "application")
         return queryset.filter(pk__in=[t.pk for t in queryset if is_scim_grant(t)])
 
     @admin.display(description="connection")
     def connection_name(self, obj) -> str:
-        from provisioning.oauth import connection_from_resources
-
         connection = connection_from_resources(obj.resource)
         return connection.name if connection else "-"
 
@@ -140,9 +148,6 @@ class ScimGrantAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 def render_issued_tokens(request, issued):
     """The one time a token is shown: a page, never a message stored in a cookie or session."""
-    from django.conf import settings
-    from django.template.response import TemplateResponse
-
     return TemplateResponse(
         request,
         "admin/provisioning/issued_tokens.html",
@@ -152,3 +157,100 @@ def render_issued_tokens(request, issued):
             "title": "SCIM tokens issued",
         },
     )
+
+
+class ProvisioningUserAdmin(UserAdmin):
+    """The accounts user admin with the deprovisioning actions."""
+
+    actions = [*UserAdmin.actions, "deprovision", "reactivate"]
+
+    @admin.action(description="Deprovision selected users (sign out everywhere, revoke tokens)")
+    def deprovision(self, request, queryset) -> None:
+        users = [user for user in queryset if user.is_active and user.company_id]
+        for user in users:
+            user_deprovision(user=user, acting_user=request.user, reason="admin action")
+        self.message_user(request, f"Deprovisioned {len(users)} user(s).")
+
+    @admin.action(description="Reactivate selected users")
+    def reactivate(self, request, queryset) -> None:
+        users = [user for user in queryset if not user.is_active]
+        for user in users:
+            user_reactivate(user=user, acting_user=request.user, reason="admin action")
+        self.message_user(request, f"Reactivated {len(users)} user(s).")
+
+
+class ProvisioningConnectionAdmin(ConnectionAdmin):
+    """The connections admin with the connection's SCIM tokens and OAuth grants, and the action
+    that issues a SCIM token."""
+
+    readonly_fields = (*ConnectionAdmin.readonly_fields, "provisioning_credentials")
+    # Their section goes just before the last one (History).
+    fieldsets = (
+        *ConnectionAdmin.fieldsets[:-1],
+        ("Provisioning credentials", {"fields": ("provisioning_credentials",)}),
+        ConnectionAdmin.fieldsets[-1],
+    )
+    actions = [*ConnectionAdmin.actions, "issue_scim_token"]
+
+    @admin.action(description="Issue a SCIM token for each selected connection (shown once)")
+    def issue_scim_token(self, request, queryset):
+        issued = [
+            scim_token_issue(
+                connection=connection,
+                label=f"issued in the admin by {request.user.email}",
+                acting_user=request.user,
+            )
+            for connection in queryset
+        ]
+        return render_issued_tokens(request, issued)
+
+    @admin.display(description="SCIM tokens and OAuth grants")
+    def provisioning_credentials(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "-"
+        tokens = obj.scim_tokens.order_by("-created_at")[:20]
+        token_rows = format_html_join(
+            "",
+            "<tr><td>token</td><td><code>{}…</code> {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    t.prefix,
+                    t.label,
+                    f"{t.created_at:%Y-%m-%d}",
+                    t.last_used_at and f"{t.last_used_at:%Y-%m-%d %H:%M}" or "never",
+                    "revoked" if t.revoked_at else "active",
+                )
+                for t in tokens
+            ),
+        )
+        grant_rows = format_html_join(
+            "",
+            "<tr><td>OAuth grant</td><td>{}</td><td>{}</td><td>authorized by {}</td><td>active</td></tr>",
+            (
+                (
+                    g.application.name if g.application else "-",
+                    f"{g.created:%Y-%m-%d}",
+                    g.user.email if g.user else "-",
+                )
+                for g in scim_grants(connection=obj)
+            ),
+        )
+        links = format_html(
+            '<a href="{}?connection__id__exact={}">manage tokens</a> · <a href="{}?connection={}">manage OAuth grants</a>',
+            reverse("admin:provisioning_scimtoken_changelist"),
+            obj.pk,
+            reverse("admin:provisioning_scimgrant_changelist"),
+            obj.name,
+        )
+        return format_html(
+            "<table><tr><th>kind</th><th>what</th><th>created</th><th>used / by</th><th>state</th></tr>{}{}</table><p>{}</p>",
+            token_rows,
+            grant_rows,
+            links,
+        )
+
+
+admin.site.unregister(User)
+admin.site.register(User, ProvisioningUserAdmin)
+admin.site.unregister(Connection)
+admin.site.register(Connection, ProvisioningConnectionAdmin)

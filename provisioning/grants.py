@@ -1,5 +1,6 @@
-"""The OAuth grants that authorize SCIM for a connection (Okta's "Authenticate with …"): who
-authorized each, and revocation. A grant is a live refresh token bound to the connection."""
+"""Revoking the OAuth grants that authorize SCIM for a connection (Okta's "Authenticate with …").
+A grant is a live refresh token bound to the connection; ``provisioning.selectors.scim_grants``
+lists them."""
 
 from __future__ import annotations
 
@@ -14,21 +15,8 @@ from oauth2_provider.settings import oauth2_settings
 from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record
-from connections.models import Connection
 from provisioning.models import AuthorizationCodeUse
-from provisioning.oauth import connection_from_resources, connection_resource_uri
-
-
-def scim_grants(*, connection: Connection, include_revoked: bool = False) -> list:
-    """Refresh tokens bound to ``connection`` (filtered in Python: the resource list is JSON,
-    which SQLite cannot search inside, and a connection has a handful of grants)."""
-    uri = connection_resource_uri(connection)
-    tokens = (
-        get_refresh_token_model().objects.select_related("user", "application").order_by("-created")
-    )
-    if not include_revoked:
-        tokens = tokens.filter(revoked__isnull=True)
-    return [token for token in tokens if uri in (token.resource or [])]
+from provisioning.oauth import connection_from_resources
 
 
 @transaction.atomic

@@ -9,6 +9,7 @@ only, exactly like a static SCIM token.
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -26,7 +27,8 @@ from oauthlib.common import Request as OauthlibRequest
 
 from accounts.models import Role, User
 from audit.services import audit_record
-from connections.models import Connection, ConnectionStatus, Provisioning
+from connections.models import Connection, Provisioning
+from connections.selectors import connections_not_disabled
 
 SCIM_SCOPE = "scim"
 _RESOURCE_PREFIX = "/scim/v2/connections/"
@@ -57,8 +59,6 @@ def validate_scim_audience(audience_uri: str, audiences: list[str]) -> bool:
     to a connection is good for the SCIM API and nothing else. The host is not compared (the
     request's host is already one of ALLOWED_HOSTS); the connection itself is resolved, and the
     company scoped, by the SCIM authentication."""
-    from urllib.parse import urlsplit
-
     prefix = f"{settings.BASE_URL}{_RESOURCE_PREFIX}"
     return urlsplit(audience_uri).path.startswith("/scim/v2/") and all(
         uri.startswith(prefix) for uri in audiences
@@ -66,11 +66,7 @@ def validate_scim_audience(audience_uri: str, audiences: list[str]) -> bool:
 
 
 def approvable_connections(user: User):
-    return (
-        Connection.objects.filter(company_id=user.company_id)
-        .exclude(status=ConnectionStatus.DISABLED)
-        .order_by("-provisioning", "name")
-    )
+    return connections_not_disabled(company=user.company)
 
 
 def may_approve(user: User) -> bool:

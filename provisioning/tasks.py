@@ -10,8 +10,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
 from core.metrics import DEPROVISIONINGS
-from provisioning.models import Deprovisioning
-from provisioning.services import deprovisioning_complete, deprovisioning_record_failure
+from provisioning.deprovisioning import deprovisioning_complete, deprovisioning_record_failure
+from provisioning.selectors import deprovisioning_ids_unfinished
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ SWEEP_AFTER = timedelta(minutes=5)
 
 
 @shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=8)
-def deprovision_complete(self, deprovisioning_id: int) -> None:
+def deprovisioning_run(self, deprovisioning_id: int) -> None:
     try:
         deprovisioning_complete(deprovisioning_id=deprovisioning_id)
     except TRANSIENT_ERRORS as error:
@@ -63,12 +63,9 @@ def deprovision_complete(self, deprovisioning_id: int) -> None:
 def deprovisioning_sweep() -> int:
     """Re-queue every deprovisioning that should have finished by now. Harmless when the original
     task is still on its way: completing twice changes nothing the second time."""
-    stale = Deprovisioning.objects.filter(
-        completed_at__isnull=True, requested_at__lt=timezone.now() - SWEEP_AFTER
-    )
-    ids = list(stale.values_list("pk", flat=True)[:1000])
+    ids = deprovisioning_ids_unfinished(requested_before=timezone.now() - SWEEP_AFTER)
     for pk in ids:
-        deprovision_complete.delay(pk)
+        deprovisioning_run.delay(pk)
     if ids:
         logger.warning("re-queued %d unfinished deprovisioning(s)", len(ids))
     return len(ids)

@@ -25,6 +25,9 @@ from tests.factories import (
     UserFactory,
 )
 
+# Plain asserts in these helper modules report their values like those of test modules do.
+pytest.register_assert_rewrite("tests.connections.saml_helpers", "tests.connections.refusals")
+
 
 @dataclass
 class Tenant:

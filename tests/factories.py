@@ -3,6 +3,7 @@ from __future__ import annotations
 import factory
 
 from accounts.models import Company, Domain, Role, Team, User
+from connections.certificates import parse_certificate
 from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
 from tests.certs import make_keypair
 
@@ -69,8 +70,6 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
         pair = extracted or make_keypair(f"{obj.name}.okta.example")
         obj.keypair = pair
         if create:
-            from connections.certificates import parse_certificate
-
             parsed = parse_certificate(pair.cert_pem)
             SigningCertificate.objects.create(
                 connection=obj,

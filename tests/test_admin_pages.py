@@ -3,6 +3,8 @@ company users cannot get in; the audit trail is read-only."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -138,8 +140,6 @@ def test_adding_a_connection_with_an_uploaded_certificate_goes_through_the_servi
 
 
 def test_adding_a_connection_with_a_pasted_der_base64_certificate(staff_client, acme, new_idp):
-    import base64
-
     data = _add_form(
         staff_client, acme, certificate_text=base64.b64encode(new_idp.cert_der).decode()
     )
@@ -359,8 +359,6 @@ def test_uploading_the_current_certificate_again_shows_a_form_error(staff_client
 
 def test_a_connection_cannot_be_deleted_from_the_admin(client, staff_user, acme):
     """Support disables a connection; deleting it would lose its audit trail."""
-    from connections.models import Connection
-
     client.force_login(staff_user)
     response = client.post(
         reverse("admin:connections_connection_delete", args=[acme.connection.pk]), {"post": "yes"}

@@ -17,6 +17,9 @@ from urllib.parse import urlencode
 
 import pytest
 from lxml import etree
+from saml2 import BINDING_HTTP_POST
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
 
 from tests.certs import make_keypair
 from tests.saml_idp import (
@@ -682,10 +685,6 @@ def test_external_entity_references_a_local_file(idp):
 
 
 def test_pysaml2_accepts_the_signed_responses(idp):
-    from saml2 import BINDING_HTTP_POST
-    from saml2.client import Saml2Client
-    from saml2.config import SPConfig
-
     config = SPConfig().load(
         {
             "entityid": AUDIENCE,

@@ -3,7 +3,7 @@
 import connections.validators
 import django.db.models.deletion
 import django.utils.timezone
-import provisioning.attributes
+import connections.attributes
 from django.db import migrations, models
 
 
@@ -27,7 +27,7 @@ class Migration(migrations.Migration):
                 ('provisioning', models.CharField(choices=[('jit', 'Just-in-Time (first login creates the user)'), ('scim', 'SCIM (the IdP pushes users)')], default='jit', max_length=4)),
                 ('allow_idp_initiated', models.BooleanField(default=True, help_text='Logins started from the Okta tile.', verbose_name='allow IdP-initiated login')),
                 ('status', models.CharField(choices=[('draft', 'Draft (only a test login from the admin)'), ('active', 'Active'), ('disabled', 'Disabled (every login refused)')], default='draft', max_length=10)),
-                ('attribute_mapping', models.JSONField(blank=True, default=dict, help_text='Overrides of SAML attribute names, e.g. {"email": "mail", "division": "dept"}.', validators=[provisioning.attributes.validate_attribute_mapping])),
+                ('attribute_mapping', models.JSONField(blank=True, default=dict, help_text='Overrides of SAML attribute names, e.g. {"email": "mail", "division": "dept"}.', validators=[connections.attributes.validate_attribute_mapping])),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now, editable=False)),
                 ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('company', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='connections', to='accounts.company')),

@@ -11,6 +11,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import Severity
 from audit.services import audit_record
+from connections.attributes import map_identity
 from connections.exceptions import (
     AttributeMissing,
     ConnectionDisabled,
@@ -23,8 +24,7 @@ from connections.models import (
     VerifiedSignIn,
 )
 from connections.sign_in.common import require_usable, secret_hash
-from provisioning.attributes import map_identity
-from provisioning.jit import saml_user_resolve
+from connections.sign_in.identity import saml_user_resolve
 
 
 def verified_sign_in_get(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:

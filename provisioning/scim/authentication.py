@@ -9,6 +9,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from accounts.models import Company
 from connections.models import Connection
 from core.authentication import HeaderBearerAuthentication
+from provisioning.oauth import SCIM_SCOPE, connection_from_resources
 from provisioning.tokens import TOKEN_PREFIX, scim_token_find
 
 
@@ -56,8 +57,6 @@ class ScimOAuthAuthentication(BaseAuthentication):
     checks expiry and revocation), with the ``scim`` scope and bound to one connection."""
 
     def authenticate(self, request) -> tuple[ScimPrincipal, object] | None:
-        from provisioning.oauth import SCIM_SCOPE, connection_from_resources
-
         parts = get_authorization_header(request).split()
         if len(parts) == 2 and parts[1].startswith(TOKEN_PREFIX.encode()):
             return None  # a static SCIM token, not ours to judge

@@ -11,13 +11,14 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from core.exceptions import ApplicationError
+from core.exceptions import ApplicationError, Conflict
 from provisioning.scim.errors import (
     InvalidFilter,
     InvalidSyntax,
     InvalidValue,
     ScimError,
     Unauthorized,
+    Uniqueness,
 )
 from provisioning.scim.filters import FilterError, parse_attribute_list
 from provisioning.scim.schemas import LIST_RESPONSE, MEDIA_TYPE
@@ -42,10 +43,15 @@ def scim_response(data: Any, status: int = 200, headers: dict | None = None) -> 
 
 
 def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
-    """Every error in the SCIM error schema (RFC 7644 3.12)."""
+    """Every error in the SCIM error schema (RFC 7644 3.12). The one place where the errors of
+    the services become SCIM's: a ``Conflict`` is a 409 ``uniqueness`` (worded by the view, in
+    SCIM's terms), any other ``ApplicationError`` (``ValidationFailed``...) an ``invalidValue``
+    with its message."""
     retry_after = None
     if isinstance(exc, ScimError):
         error = exc
+    elif isinstance(exc, Conflict):
+        error = Uniqueness(getattr(context.get("view"), "conflict_detail", None) or exc.message)
     elif isinstance(exc, FilterError):
         error = InvalidFilter(exc.message)
     elif isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):

@@ -9,6 +9,7 @@ applied directly, so a group of thousands is never rebuilt for one member.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from provisioning.scim.filters import (
     parse_filter,
 )
 from provisioning.scim.schemas import ENTERPRISE_SCHEMA, IGNORED_USER_ATTRIBUTES, PATCH_OP
+from provisioning.scim.values import member_ids
 
 OPERATIONS = ("add", "replace", "remove")
 # More than any IdP sends in one request (Okta and Entra send one to a few operations); past it
@@ -124,8 +126,6 @@ def operations(body: Any) -> list[tuple[str, str | None, Any]]:
 
 def apply_user_patch(resource: dict[str, Any], body: Any) -> dict[str, Any]:
     """Apply the operations to a copy of the User representation and return it."""
-    import copy
-
     result = copy.deepcopy(resource)
     for name, path, value in operations(body):
         if path is None:
@@ -290,24 +290,20 @@ class GroupChange:
 
 
 def group_changes(body: Any) -> list[GroupChange]:
-    from provisioning.scim.groups import member_ids
-
     changes: list[GroupChange] = []
     for name, path, value in operations(body):
         if path is None:
             if name == "remove" or not isinstance(value, dict):
                 raise NoTarget("An operation without a path needs an object value.")
             for key, item in value.items():
-                changes.extend(_group_change(name, key.lower(), None, item, member_ids))
+                changes.extend(_group_change(name, key.lower(), None, item))
             continue
         parsed = parse_path(path)
-        changes.extend(_group_change(name, parsed.attr, parsed, value, member_ids))
+        changes.extend(_group_change(name, parsed.attr, parsed, value))
     return changes
 
 
-def _group_change(
-    op: str, attr: str, path: PatchPath | None, value: Any, member_ids
-) -> list[GroupChange]:
+def _group_change(op: str, attr: str, path: PatchPath | None, value: Any) -> list[GroupChange]:
     if attr == "displayname":
         if op == "remove" or not isinstance(value, str) or not value.strip():
             raise InvalidValue("displayName must be a non-empty string.")

@@ -1,44 +1,28 @@
 """SCIM writes, expressed in the services every other entry point uses (accounts.services,
-provisioning.services), so a change made by SCIM is validated and audited like any other."""
+provisioning.services), so a change made by SCIM is validated and audited like any other. Their
+``Conflict`` and ``ValidationFailed`` become SCIM errors in one place, the SCIM exception handler.
+"""
 
 from __future__ import annotations
 
-import uuid
+from typing import Any
 
 from django.db import transaction
 
 from accounts.models import Team, User, UserSource
+from accounts.selectors import team_lookup
 from accounts.services import user_create, user_set_source, user_update
 from audit.models import Severity
 from audit.services import audit_record
-from core.exceptions import Conflict, ValidationFailed
-from provisioning.jit import team_lookup
 from provisioning.scim.authentication import ScimPrincipal
-from provisioning.scim.errors import InvalidValue, Uniqueness
-from provisioning.scim.users import UserInput
+from provisioning.scim.errors import Uniqueness
+from provisioning.scim.patch import apply_user_patch
+from provisioning.scim.users import UserInput, parse_user, user_to_scim
 from provisioning.services import user_deprovision, user_reactivate
 
-_TAKEN = "A user with this userName or email already exists."
-
-
-def scim_users(principal: ScimPrincipal):
-    """Every user SCIM may see for this caller: its company's, not deleted. The one place the
-    tenant filter is written."""
-    return User.objects.filter(
-        company=principal.company, scim_deleted_at__isnull=True
-    ).select_related("team")
-
-
-def parse_scim_id(value: str) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(value)
-    except (ValueError, TypeError):
-        return None
-
-
-def scim_user_get(principal: ScimPrincipal, scim_id: str) -> User | None:
-    key = parse_scim_id(scim_id)
-    return scim_users(principal).filter(scim_id=key).first() if key else None
+# What a taken userName or email is called in SCIM; the SCIM exception handler answers a
+# Conflict of the Users endpoints with it too.
+USER_TAKEN = "A user with this userName or email already exists."
 
 
 @transaction.atomic
@@ -49,31 +33,26 @@ def scim_user_create(*, principal: ScimPrincipal, data: UserInput) -> User:
     existing = User.objects.select_for_update().filter(email=data.email).first()
     if existing is None:
         # A taken userName is settled by the (company, LOWER(username)) unique index: Conflict.
-        try:
-            user = user_create(
-                email=data.email,
-                company=company,
-                username=data.username,
-                source=UserSource.SCIM,
-                actor_label=principal.actor_label,
-                audit_details={"connection": principal.connection.name},
-            )
-        except Conflict:
-            raise Uniqueness(_TAKEN) from None
-        except ValidationFailed as error:
-            raise InvalidValue(error.message) from None
+        user = user_create(
+            email=data.email,
+            company=company,
+            username=data.username,
+            source=UserSource.SCIM,
+            actor_label=principal.actor_label,
+            audit_details={"connection": principal.connection.name},
+        )
         return scim_user_apply(principal=principal, user=user, data=data)
 
     if existing.company_id != company.id:
         # Never say that (or where) the email exists elsewhere.
-        raise Uniqueness(_TAKEN)
+        raise Uniqueness(USER_TAKEN)
     is_scim_live = (
         existing.source == UserSource.SCIM
         and existing.is_active
         and existing.scim_deleted_at is None
     )
     if is_scim_live:
-        raise Uniqueness(_TAKEN)
+        raise Uniqueness(USER_TAKEN)
     if existing.source != UserSource.SCIM:
         user_set_source(user=existing, source=UserSource.SCIM, actor_label=principal.actor_label)
     if data.active and (not existing.is_active or existing.scim_deleted_at is not None):
@@ -101,12 +80,7 @@ def scim_user_apply(*, principal: ScimPrincipal, user: User, data: UserInput) ->
         "team": team,
         "external_id": data.external_id,
     }
-    try:
-        user = user_update(user=user, changes=changes, actor_label=principal.actor_label)
-    except Conflict:
-        raise Uniqueness(_TAKEN) from None
-    except ValidationFailed as error:
-        raise InvalidValue(error.message) from None
+    user = user_update(user=user, changes=changes, actor_label=principal.actor_label)
     if data.active and not user.is_active:
         user = user_reactivate(
             user=user, actor_label=principal.actor_label, reason="SCIM active=true"
@@ -118,8 +92,17 @@ def scim_user_apply(*, principal: ScimPrincipal, user: User, data: UserInput) ->
     return user
 
 
+@transaction.atomic
+def scim_user_patch(*, principal: ScimPrincipal, user: User, body: Any, base_url: str) -> User:
+    """A PATCH: its operations applied to the user's current SCIM representation, the result
+    then read like a PUT, so one code path decides what a user becomes."""
+    current = user_to_scim(user, base_url=base_url)
+    data = parse_user(apply_user_patch(current, body))
+    return scim_user_apply(principal=principal, user=user, data=data)
+
+
 def _team_for_division(principal: ScimPrincipal, user: User, division: str) -> Team | None:
-    exact, near_miss = team_lookup(company_id=principal.company.id, name=division)
+    exact, near_miss = team_lookup(company=principal.company, name=division)
     if exact is not None:
         return exact
     if division != user.division:

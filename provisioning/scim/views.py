@@ -1,19 +1,15 @@
-"""SCIM 2.0 endpoints (RFC 7644). Thin: authenticate, parse, call provision/groups, render."""
+"""SCIM 2.0 endpoints (RFC 7644). Thin: authenticate, parse, call a selector or one SCIM write
+(provision.py, groups.py), render."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Prefetch
-from django.db.models.functions import Lower
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
-from accounts.models import User
+from accounts.models import Team, User
 from core.metrics import SCIM_REQUESTS
 from provisioning.scim import discovery
 from provisioning.scim.authentication import (
@@ -22,18 +18,15 @@ from provisioning.scim.authentication import (
     ScimPrincipal,
 )
 from provisioning.scim.errors import ResourceNotFound
-from provisioning.scim.filters import AttributeSpec, filter_to_q, parse_attribute_list, parse_filter
+from provisioning.scim.filters import parse_attribute_list, parse_filter
 from provisioning.scim.groups import (
+    GROUP_TAKEN,
     group_to_scim,
     parse_group,
-    scim_group_add_members,
     scim_group_create,
     scim_group_delete,
-    scim_group_get,
-    scim_group_remove_members,
-    scim_group_rename,
-    scim_group_set_members,
-    scim_groups,
+    scim_group_patch,
+    scim_group_replace,
 )
 from provisioning.scim.http import (
     ScimJSONParser,
@@ -45,49 +38,22 @@ from provisioning.scim.http import (
     select_attributes,
 )
 from provisioning.scim.limits import ScimTokenRateLimit, scim_authentication_failed
-from provisioning.scim.patch import apply_user_patch, group_changes
 from provisioning.scim.provision import (
+    USER_TAKEN,
     scim_user_apply,
     scim_user_create,
     scim_user_delete,
-    scim_user_get,
-    scim_users,
+    scim_user_patch,
 )
-from provisioning.scim.schemas import ENTERPRISE_SCHEMA
 from provisioning.scim.users import parse_user, user_to_scim
-
-
-def _lower(value: object) -> str:
-    return str(value).lower()
-
-
-USER_FILTER_ATTRIBUTES = {
-    "id": AttributeSpec(field="scim_id", type="reference", case_exact=True, to_python=uuid.UUID),
-    # Compared on LOWER(username): the (company, LOWER(username)) unique index serves the lookup.
-    "username": AttributeSpec(field="username_key", case_exact=True, to_python=_lower),
-    "externalid": AttributeSpec(field="external_id", case_exact=True),
-    "emails.value": AttributeSpec(field="email", case_exact=True, to_python=_lower),
-    "emails.type": AttributeSpec(constant="work"),
-    "emails.primary": AttributeSpec(type="boolean", constant=True),
-    "name.givenname": AttributeSpec(field="first_name"),
-    "name.familyname": AttributeSpec(field="last_name"),
-    "active": AttributeSpec(field="is_active", type="boolean"),
-    "usertype": AttributeSpec(field="role", case_exact=True, to_python=_lower),
-    "meta.created": AttributeSpec(field="date_joined", type="datetime"),
-    "meta.lastmodified": AttributeSpec(field="updated_at", type="datetime"),
-    f"{ENTERPRISE_SCHEMA.lower()}:division": AttributeSpec(field="division"),
-}
-
-GROUP_FILTER_ATTRIBUTES = {
-    "id": AttributeSpec(field="scim_id", type="reference", case_exact=True, to_python=uuid.UUID),
-    "displayname": AttributeSpec(field="name"),
-    "externalid": AttributeSpec(field="external_id", case_exact=True),
-    "members.value": AttributeSpec(
-        field="members__scim_id", type="reference", case_exact=True, to_python=uuid.UUID
-    ),
-    "meta.created": AttributeSpec(field="created_at", type="datetime"),
-    "meta.lastmodified": AttributeSpec(field="updated_at", type="datetime"),
-}
+from provisioning.selectors import (
+    scim_group_find,
+    scim_group_members,
+    scim_group_page,
+    scim_user_find,
+    scim_user_page,
+    scim_user_reload,
+)
 
 
 class _AlwaysScimJSON(BaseContentNegotiation):
@@ -107,6 +73,8 @@ class _AlwaysScimJSON(BaseContentNegotiation):
 
 
 class ScimView(APIView):
+    # What the SCIM exception handler says when a service raises Conflict (see http.py).
+    conflict_detail: str | None = None
     authentication_classes = [ScimBearerAuthentication, ScimOAuthAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [ScimTokenRateLimit]
@@ -139,32 +107,32 @@ class ScimView(APIView):
 
 
 class UsersView(ScimView):
+    conflict_detail = USER_TAKEN
+
     def get(self, request):
         query = request.query_params
-        users = scim_users(self.principal).annotate(username_key=Lower("username"))
-        if query.get("filter"):
-            # Every User filter attribute is a column of the user row (no to-many join), so no
-            # DISTINCT is needed: it would only make the database sort whole rows.
-            users = users.filter(filter_to_q(parse_filter(query["filter"]), USER_FILTER_ATTRIBUTES))
+        where = parse_filter(query["filter"]) if query.get("filter") else None
         start, count = paging(query)
-        total = users.count()
-        page = list(users.order_by("id")[start - 1 : start - 1 + count]) if count else []
+        page = scim_user_page(company=self.principal.company, where=where, start=start, count=count)
         resources = [
-            select_attributes(user_to_scim(user, base_url=self.base_url), query) for user in page
+            select_attributes(user_to_scim(user, base_url=self.base_url), query)
+            for user in page.items
         ]
-        return scim_response(list_response(resources, total=total, start=start))
+        return scim_response(list_response(resources, total=page.total, start=start))
 
     def post(self, request):
         user = scim_user_create(principal=self.principal, data=parse_user(request.data))
-        resource = user_to_scim(_fresh(user), base_url=self.base_url)
+        resource = user_to_scim(scim_user_reload(user=user), base_url=self.base_url)
         return scim_response(
             resource, status=201, headers={"Location": resource["meta"]["location"]}
         )
 
 
 class UserView(ScimView):
+    conflict_detail = USER_TAKEN
+
     def _user(self, scim_id: str) -> User:
-        user = scim_user_get(self.principal, scim_id)
+        user = scim_user_find(company=self.principal.company, scim_id=scim_id)
         if user is None:
             raise ResourceNotFound(f"User {scim_id} not found.")
         return user
@@ -176,46 +144,43 @@ class UserView(ScimView):
         )
 
     def put(self, request, scim_id: str):
-        with transaction.atomic():
-            user = scim_user_apply(
-                principal=self.principal, user=self._user(scim_id), data=parse_user(request.data)
-            )
-        return scim_response(user_to_scim(_fresh(user), base_url=self.base_url))
+        user = scim_user_apply(
+            principal=self.principal, user=self._user(scim_id), data=parse_user(request.data)
+        )
+        return scim_response(user_to_scim(scim_user_reload(user=user), base_url=self.base_url))
 
     def patch(self, request, scim_id: str):
-        with transaction.atomic():
-            user = self._user(scim_id)
-            current = user_to_scim(user, base_url=self.base_url)
-            data = parse_user(apply_user_patch(current, request.data))
-            user = scim_user_apply(principal=self.principal, user=user, data=data)
-        return scim_response(user_to_scim(_fresh(user), base_url=self.base_url))
+        user = scim_user_patch(
+            principal=self.principal,
+            user=self._user(scim_id),
+            body=request.data,
+            base_url=self.base_url,
+        )
+        return scim_response(user_to_scim(scim_user_reload(user=user), base_url=self.base_url))
 
     def delete(self, request, scim_id: str):
         scim_user_delete(principal=self.principal, user=self._user(scim_id))
         return scim_response(None, status=204)
 
 
-def _fresh(user: User) -> User:
-    return User.objects.select_related("team").get(pk=user.pk)
-
-
 # --- Groups ----------------------------------------------------------------------------------
 
 
 class GroupsView(ScimView):
+    conflict_detail = GROUP_TAKEN
+
     def get(self, request):
         query = request.query_params
-        groups = scim_groups(self.principal)
-        if query.get("filter"):
-            groups = groups.filter(
-                filter_to_q(parse_filter(query["filter"]), GROUP_FILTER_ATTRIBUTES)
-            ).distinct()
+        where = parse_filter(query["filter"]) if query.get("filter") else None
         start, count = paging(query)
-        total = groups.count()
         with_members = _members_wanted(query)
-        page = groups.order_by("id")[start - 1 : start - 1 + count] if count else []
-        if with_members and count:
-            page = page.prefetch_related(_active_members(self.principal))
+        page = scim_group_page(
+            company=self.principal.company,
+            where=where,
+            start=start,
+            count=count,
+            with_members=with_members,
+        )
         resources = [
             select_attributes(
                 group_to_scim(
@@ -225,9 +190,9 @@ class GroupsView(ScimView):
                 ),
                 query,
             )
-            for team in page
+            for team in page.items
         ]
-        return scim_response(list_response(resources, total=total, start=start))
+        return scim_response(list_response(resources, total=page.total, start=start))
 
     def post(self, request):
         name, members = parse_group(request.data)
@@ -237,9 +202,9 @@ class GroupsView(ScimView):
             resource, status=201, headers={"Location": resource["meta"]["location"]}
         )
 
-    def _render(self, team, query) -> dict:
+    def _render(self, team: Team, query) -> dict:
         members = (
-            list(scim_users(self.principal).filter(team=team).order_by("id"))
+            list(scim_group_members(company=self.principal.company, team=team))
             if _members_wanted(query)
             else None
         )
@@ -249,8 +214,8 @@ class GroupsView(ScimView):
 
 
 class GroupView(GroupsView):
-    def _team(self, scim_id: str):
-        team = scim_group_get(self.principal, scim_id)
+    def _team(self, scim_id: str) -> Team:
+        team = scim_group_find(company=self.principal.company, scim_id=scim_id)
         if team is None:
             raise ResourceNotFound(f"Group {scim_id} not found.")
         return team
@@ -260,29 +225,13 @@ class GroupView(GroupsView):
 
     def put(self, request, scim_id: str):
         name, members = parse_group(request.data)
-        with transaction.atomic():
-            team = scim_group_rename(principal=self.principal, team=self._team(scim_id), name=name)
-            if members is not None:
-                scim_group_set_members(principal=self.principal, team=team, ids=members)
+        team = scim_group_replace(
+            principal=self.principal, team=self._team(scim_id), name=name, members=members
+        )
         return scim_response(self._render(team, request.query_params))
 
     def patch(self, request, scim_id: str):
-        with transaction.atomic():
-            team = self._team(scim_id)
-            for change in group_changes(request.data):
-                if change.kind == "rename":
-                    team = scim_group_rename(principal=self.principal, team=team, name=change.name)
-                elif change.kind == "add_members":
-                    scim_group_add_members(
-                        principal=self.principal, team=team, ids=list(change.ids)
-                    )
-                elif change.kind == "remove_members":
-                    ids = list(change.ids) if change.ids is not None else None
-                    scim_group_remove_members(principal=self.principal, team=team, ids=ids)
-                else:
-                    scim_group_set_members(
-                        principal=self.principal, team=team, ids=list(change.ids)
-                    )
+        scim_group_patch(principal=self.principal, team=self._team(scim_id), body=request.data)
         # Okta and Entra accept 204 for a group PATCH; returning it spares rendering every member.
         return scim_response(None, status=204)
 
@@ -297,10 +246,6 @@ def _members_wanted(query) -> bool:
     if "members" in excluded:
         return False
     return not wanted or any(name == "members" or name.startswith("members.") for name in wanted)
-
-
-def _active_members(principal: ScimPrincipal) -> Prefetch:
-    return Prefetch("members", queryset=scim_users(principal).order_by("id"))
 
 
 # --- discovery and the rest ------------------------------------------------------------------

@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-from io import StringIO
+from functools import partial
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from accounts.models import Company, Domain, Team
 from audit.models import AuditEvent
+from tests.commands import refusal_line, refused_command, run_command
 
-
-def _counts() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Company, Team, Domain, AuditEvent))
-
-
-def _company(*args: str) -> str:
-    out = StringIO()
-    call_command("company", *args, stdout=out)
-    return out.getvalue()
-
-
-def _refused(*args: str) -> CommandError:
-    before = _counts()
-    with pytest.raises(CommandError) as refused:
-        _company(*args)
-    assert refused.value.returncode == 1
-    assert "\n" not in str(refused.value)
-    assert _counts() == before, "a refused command wrote something"
-    return refused.value
+_company = partial(run_command, "company")
+_refused = partial(refused_command, "company", watched=(Company, Team, Domain, AuditEvent))
 
 
 def test_company_create_with_teams_and_domains(db):
@@ -117,8 +101,4 @@ def test_command_line_usage_error_exits_2(manage_py):
 def test_command_line_refusal_exits_1_with_one_line_on_stderr(manage_py):
     result = manage_py("company", "create", "Bad Slug", "--name", "Initech")
 
-    assert result.returncode == 1
-    assert result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "A company slug is 1-50 lowercase letters" in lines[0]
+    assert "A company slug is 1-50 lowercase letters" in refusal_line(result)

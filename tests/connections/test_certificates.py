@@ -8,6 +8,7 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from connections.certificates import CertificateRefused, parse_certificate
@@ -232,8 +233,6 @@ def test_csr_pem_is_refused_as_a_csr():
 
 
 def test_csr_der_is_refused_as_a_csr():
-    from cryptography import x509
-
     der = x509.load_pem_x509_csr(make_csr_pem()).public_bytes(serialization.Encoding.DER)
 
     with pytest.raises(CertificateRefused, match=r"certificate signing request \(CSR\)"):

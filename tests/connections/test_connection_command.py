@@ -5,8 +5,10 @@ A refusal is a ``CommandError`` with exit status 1, one line, and nothing writte
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from io import StringIO
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from audit.models import AuditEvent
 from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
 from connections.services import connection_add_certificate, connection_create
 from tests.certs import make_keypair
+from tests.commands import refusal_line, refused_command, run_command
 from tests.factories import TeamFactory
 
 SIGN_ON_URL = "https://acme.okta.example/app/acme_sso/exk1/sso/saml"
@@ -35,24 +38,10 @@ def cert_file(tmp_path, idp) -> Path:
     return path
 
 
-def _counts() -> tuple[int, ...]:
-    return tuple(m.objects.count() for m in (Company, Connection, SigningCertificate, AuditEvent))
-
-
-def _connection(*args: str) -> str:
-    out = StringIO()
-    call_command("connection", *args, stdout=out)
-    return out.getvalue()
-
-
-def _refused(*args: str) -> CommandError:
-    before = _counts()
-    with pytest.raises(CommandError) as refused:
-        _connection(*args)
-    assert refused.value.returncode == 1
-    assert "\n" not in str(refused.value)
-    assert _counts() == before, "a refused command wrote something"
-    return refused.value
+_connection = partial(run_command, "connection")
+_refused = partial(
+    refused_command, "connection", watched=(Company, Connection, SigningCertificate, AuditEvent)
+)
 
 
 def _create_args(name: str, cert: Path, *extra: str, company: str = "acme") -> list[str]:
@@ -105,8 +94,6 @@ def test_create_with_every_option(acme, cert_file):
 
 @pytest.mark.parametrize("encoding", ["der", "base64"])
 def test_create_accepts_der_and_base64_files(acme, tmp_path, idp, encoding):
-    import base64
-
     path = tmp_path / f"okta.{encoding}"
     path.write_bytes(idp.cert_der if encoding == "der" else base64.b64encode(idp.cert_der))
 
@@ -445,11 +432,7 @@ def test_command_line_refusal_exits_1_with_one_line_and_a_retry_succeeds(
 
     refused = manage_py(*create, "--cert", str(key_file))
 
-    assert refused.returncode == 1
-    assert refused.stdout == ""
-    lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert "This is a private key, not a certificate." in lines[0]
+    assert "This is a private key, not a certificate." in refusal_line(refused)
 
     created = manage_py(*create, "--cert", str(cert_file))
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection
 
 from audit.models import AuditEvent
 from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
@@ -312,8 +313,6 @@ def test_connection_create_with_a_bad_certificate_writes_nothing(acme):
 @pytest.fixture
 def audit_table_refuses_inserts(db):
     """A real database fault: a trigger that makes every insert into the audit table fail."""
-    from django.db import connection
-
     table = AuditEvent._meta.db_table
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
@@ -344,8 +343,6 @@ def test_connection_create_rolls_back_when_the_audit_event_cannot_be_written(
 ):
     """The event is written in the same transaction: when it fails, no connection or
     certificate stays behind."""
-    from django.db import DatabaseError
-
     before = _counts()
 
     with pytest.raises(DatabaseError, match="audit refused"):

@@ -7,10 +7,11 @@ from html import unescape
 from urllib.parse import urlsplit
 
 import pytest
-from django.core.management import CommandError, call_command
 
-from accounts.models import User
+from accounts.models import Company, User
+from audit.models import AuditEvent
 from connections.models import Connection
+from tests.commands import refused_command, run_command
 from tests.connections.saml_helpers import signed_in_email
 
 
@@ -18,7 +19,7 @@ from tests.connections.saml_helpers import signed_in_email
 def dev(db, settings, tmp_path):
     settings.DEBUG = True
     settings.BASE_DIR = tmp_path  # the IdP key goes to tmp_path/var/dev-idp/
-    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    run_command("demo")
     return Connection.objects.get(name="demo")
 
 
@@ -37,14 +38,12 @@ def _post_to_acs(client, page) -> object:
 
 def test_demo_refuses_without_debug(settings, db):
     settings.DEBUG = False
-    with pytest.raises(CommandError) as refused:
-        call_command("demo")
-    assert refused.value.returncode == 1
+    refused_command("demo", watched=(Company, Connection, AuditEvent))
     assert not Connection.objects.exists()
 
 
 def test_demo_is_idempotent_and_keeps_the_key_out_of_the_repository(dev, settings, tmp_path):
-    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    run_command("demo")
     assert Connection.objects.filter(name="demo").count() == 1
     assert (tmp_path / "var" / "dev-idp" / "key.pem").stat().st_mode & 0o077 == 0
     assert dev.certificates.count() == 1
@@ -53,7 +52,7 @@ def test_demo_is_idempotent_and_keeps_the_key_out_of_the_repository(dev, setting
 def test_a_recreated_idp_key_is_trusted_again(dev, tmp_path):
     for path in (tmp_path / "var" / "dev-idp").iterdir():
         path.unlink()
-    call_command("demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    run_command("demo")
     assert dev.certificates.count() == 2
 
 

@@ -121,7 +121,7 @@ def test_a_task_gets_a_line_with_the_request_id_that_queued_it(acme, json_logs):
 
     assert status == 200
     task = json_logs.entries("sso.task")[-1]
-    assert task["task"] == "provisioning.tasks.deprovision_complete"
+    assert task["task"] == "provisioning.tasks.deprovisioning_run"
     assert task["state"] == "SUCCESS"
     assert task["request_id"] == "deactivation-42"
     assert task["task_id"] and isinstance(task["duration_ms"], float)

@@ -293,7 +293,7 @@ def test_a_user_deactivated_without_a_worker_is_signed_out_at_once_and_the_task_
     assert job.sessions_ended == 1
     task = [e for e in log_entries(worker.text(), strict=False) if e["logger"] == "sso.task"]
     assert [(e["task"], e["state"], e["request_id"]) for e in task] == [
-        ("provisioning.tasks.deprovision_complete", "SUCCESS", "deactivate-member")
+        ("provisioning.tasks.deprovisioning_run", "SUCCESS", "deactivate-member")
     ]
     # The worker's count is part of what the web line's /metrics reports.
     for text in scrape_each_worker(web):

@@ -19,8 +19,8 @@ from accounts.models import Role, User, UserSession
 from audit.models import AuditEvent, Severity
 from connections.models import Connection, Provisioning
 from provisioning.models import Deprovisioning
+from tests.connections.jit_helpers import saml_login
 from tests.connections.saml_helpers import assert_refused, idp_response, sign_in, signed_in_email
-from tests.provisioning.jit_helpers import saml_login
 from tests.provisioning.oauth_helpers import (
     OktaClient,
     bearer,

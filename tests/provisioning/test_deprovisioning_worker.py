@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection
 
@@ -82,8 +83,6 @@ def worker_ready(worker: Process) -> bool:
 
 def _forget_queue(queue: str) -> None:
     """Leave nothing of this test's queue in Redis (messages, bindings, unacknowledged ones)."""
-    import redis
-
     client = redis.Redis.from_url(REDIS_URL)
     try:
         for tag, payload in client.hscan_iter("unacked"):
@@ -210,7 +209,7 @@ def test_a_worker_ends_both_sessions_and_the_personal_token_of_a_user_deactivate
 
     job = wait_until_completed(job, log=worker.text)
     # The worker did it, not the test process.
-    assert "Task provisioning.tasks.deprovision_complete[" in worker.text()
+    assert "Task provisioning.tasks.deprovisioning_run[" in worker.text()
     assert " succeeded in " in worker.text()
     assert job.attempts == 1
     assert_deprovisioned(person)  # sessions gone, token fails, login refused, grant kept
@@ -259,7 +258,7 @@ def test_a_task_whose_worker_is_killed_mid_way_is_completed_once_by_the_next_wor
 
     second = start_worker(hold_dir=hold_dir, visibility_timeout=VISIBILITY_TIMEOUT)
     job = wait_until_completed(job, VISIBILITY_TIMEOUT + COMPLETION_SECONDS, log=second.text)
-    assert "Task provisioning.tasks.deprovision_complete[" in second.text()
+    assert "Task provisioning.tasks.deprovisioning_run[" in second.text()
     assert job.attempts == 2
     assert completions() == 1
     assert_deprovisioned(person)

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from audit.models import AuditEvent
-from provisioning.grants import scim_grants
 from provisioning.models import ScimToken
+from provisioning.selectors import scim_grants
 from provisioning.tokens import scim_token_find, scim_token_issue
 from tests.provisioning.oauth_helpers import (
     OktaClient,

@@ -3,7 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from accounts.models import Company, Team
+from accounts.selectors import company_find, team_lookup
 from connections.models import ConnectionStatus, Provisioning
 from connections.selectors import (
     certificate_describe,
@@ -63,14 +63,12 @@ class Command(SubcommandCommand):
         check.add_argument("--within-days", type=int, default=30, metavar="N")
 
     def handle_create(self, **options: Any) -> None:
-        company = Company.objects.filter(slug=options["company"]).first()
+        company = company_find(slug=options["company"])
         if company is None:
             raise Refused(f"No company has the slug '{options['company']}'.")
         default_team = None
         if options["default_team"]:
-            default_team = Team.objects.filter(
-                company=company, name=options["default_team"]
-            ).first()
+            default_team, _near_miss = team_lookup(company=company, name=options["default_team"])
             if default_team is None:
                 raise Refused(f"{company.slug} has no team named '{options['default_team']}'.")
         connection = connection_create(

@@ -6,11 +6,13 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from accounts.models import Company
+from accounts.selectors import company_find
 from accounts.services import company_create
+from connections.certificates import parse_certificate
 from connections.dev_idp import DEMO_DOMAIN, PERSONAS, SSO_PATH, dev_idp_entity_id, dev_idp_keypair
 from connections.models import Connection
-from connections.services import connection_create, connection_update
+from connections.selectors import connection_find
+from connections.services import connection_add_certificate, connection_create, connection_update
 from core.commands import Refused
 
 DEMO_SLUG = "demo"
@@ -25,14 +27,14 @@ class Command(BaseCommand):
             raise Refused("The demo uses the development IdP, which runs only with DJANGO_DEBUG=1.")
         _key, cert_path = dev_idp_keypair()
         with transaction.atomic():
-            company = Company.objects.filter(slug=DEMO_SLUG).first() or company_create(
+            company = company_find(slug=DEMO_SLUG) or company_create(
                 slug=DEMO_SLUG,
                 name="Demo Inc",
                 teams=DEMO_TEAMS,
                 domains=[DEMO_DOMAIN],
                 actor_label="demo",
             )
-            connection = Connection.objects.filter(name=DEMO_SLUG).first()
+            connection = connection_find(name=DEMO_SLUG)
             if connection is None:
                 connection = connection_create(
                     company=company,
@@ -63,9 +65,6 @@ class Command(BaseCommand):
 
 def _trust_current_certificate(connection: Connection, pem: bytes) -> None:
     """If var/dev-idp/ was recreated, the connection must trust the new key too."""
-    from connections.certificates import parse_certificate
-    from connections.services import connection_add_certificate
-
     fingerprint = parse_certificate(pem).fingerprint_sha256
     if not connection.certificates.filter(fingerprint_sha256=fingerprint).exists():
         connection_add_certificate(connection=connection, certificate_data=pem, actor_label="demo")

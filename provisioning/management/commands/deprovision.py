@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from accounts.models import User
+from accounts.selectors import user_find
 from accounts.validators import normalize_email
 from core.commands import Refused
 from core.exceptions import ApplicationError
@@ -19,7 +19,7 @@ class Command(BaseCommand):
         parser.add_argument("--reason", default="", metavar="TEXT")
 
     def handle(self, *args: Any, email: str, reason: str, **options: Any) -> None:
-        user = User.objects.filter(email=normalize_email(email)).first()
+        user = user_find(email=email)
         if user is None:
             raise Refused(f"No user has the email {normalize_email(email)}.")
         if user.is_staff or user.company_id is None:

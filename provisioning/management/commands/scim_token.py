@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from connections.selectors import connection_get
 from core.commands import SubcommandCommand
 from provisioning.tokens import scim_token_issue, scim_token_revoke
@@ -26,7 +28,7 @@ class Command(SubcommandCommand):
         self.stdout.write(raw)
         self.stderr.write(
             f"Issued SCIM token {token.pk} ({token.prefix}…) for {target.name}. "
-            f"SCIM base URL: {_base_url()}/scim/v2/ . It will not be shown again."
+            f"SCIM base URL: {settings.BASE_URL}/scim/v2/ . It will not be shown again."
         )
 
     def handle_revoke(self, *, token_id: int, **_: Any) -> None:
@@ -34,9 +36,3 @@ class Command(SubcommandCommand):
         self.stdout.write(
             f"SCIM token {token.pk} ({token.prefix}…) of {token.connection.name} is revoked."
         )
-
-
-def _base_url() -> str:
-    from django.conf import settings
-
-    return settings.BASE_URL

@@ -12,14 +12,14 @@ from accounts.models import Role, User, UserSource
 from audit.models import AuditEvent, Severity
 from connections.models import Provisioning
 from connections.services import connection_update
-from tests.factories import ConnectionFactory, TeamFactory, UserFactory
-from tests.provisioning.jit_helpers import (
+from tests.connections.jit_helpers import (
     assert_refused,
     login_as,
     saml_login,
     session_user,
     warnings_of,
 )
+from tests.factories import ConnectionFactory, TeamFactory, UserFactory
 from tests.saml_idp import okta_attributes
 
 ROLE_UNKNOWN = "provisioning.role_unknown"
@@ -316,7 +316,7 @@ def test_a_user_of_another_company_is_refused_without_naming_it(acme, globex):
 
 def test_globex_member_through_acme_connection_is_refused_without_naming_globex(acme, globex):
     # member@globex.com is both outside acme's domains and a user of another company. The domain
-    # rule comes first (provisioning/jit.py), so the code says nothing about the other company.
+    # rule comes first (connections/sign_in/identity.py), so the code says nothing about the other company.
     client = Client()
     response = saml_login(
         acme.connection,

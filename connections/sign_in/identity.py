@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from accounts.models import ROLE_RANK, Role, Team, User, UserSource
+from accounts.models import ROLE_RANK, Role, User, UserSource
+from accounts.selectors import team_lookup
 from accounts.services import user_create
 from accounts.validators import email_domain
 from audit.models import Severity
 from audit.services import audit_record
+from connections.attributes import MappedIdentity
 from connections.exceptions import (
     EmailDomainNotAllowed,
     UserDeactivated,
@@ -23,7 +25,6 @@ from connections.exceptions import (
 )
 from connections.models import Connection, Provisioning
 from core.exceptions import Conflict
-from provisioning.attributes import MappedIdentity
 
 
 def saml_user_resolve(*, connection: Connection, identity: MappedIdentity) -> User:
@@ -63,14 +64,6 @@ def jit_role(value: str | None) -> tuple[str, bool]:
     return Role.SENDER, False
 
 
-def team_lookup(*, company_id: int, name: str) -> tuple[Team | None, Team | None]:
-    """(exact match, near miss differing only in case)."""
-    exact = Team.objects.filter(company_id=company_id, name=name).first()
-    if exact is not None:
-        return exact, None
-    return None, Team.objects.filter(company_id=company_id, name__iexact=name).first()
-
-
 def _jit_create(connection: Connection, identity: MappedIdentity) -> User:
     role, role_known = jit_role(identity.role)
     team = connection.default_team
@@ -78,7 +71,7 @@ def _jit_create(connection: Connection, identity: MappedIdentity) -> User:
     if not role_known:
         warnings.append(("provisioning.role_unknown", {"asked_for": identity.role, "used": role}))
     if identity.team:
-        exact, near_miss = team_lookup(company_id=connection.company_id, name=identity.team)
+        exact, near_miss = team_lookup(company=connection.company, name=identity.team)
         if exact is not None:
             team = exact
         else:

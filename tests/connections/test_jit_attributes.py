@@ -14,10 +14,10 @@ import pytest
 from django.test import Client
 
 from accounts.models import Role, User, UserSource
+from connections.attributes import map_identity
 from connections.models import Connection
 from connections.services import connection_update
-from provisioning.attributes import map_identity
-from tests.provisioning.jit_helpers import assert_refused, login_as, saml_login
+from tests.connections.jit_helpers import assert_refused, login_as, saml_login
 from tests.saml_idp import okta_attributes
 
 WS2005 = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims"

@@ -1,0 +1,169 @@
+"""Reads for provisioning: what SCIM finds and lists (the tenant filter, SCIM filters turned into
+querysets, paging, member prefetches) and the OAuth grants of a connection.
+
+Every SCIM read takes ``company=``, the caller's (``ScimPrincipal.company``): this module is the
+one place the tenant filter of SCIM is written.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from django.db.models import Prefetch, QuerySet
+from django.db.models.functions import Lower
+from oauth2_provider.models import get_refresh_token_model
+
+from accounts.models import Company, Team, User
+from connections.models import Connection
+from provisioning.models import Deprovisioning
+from provisioning.oauth import connection_resource_uri
+from provisioning.scim.filters import AttributeSpec, Node, filter_to_q
+from provisioning.scim.schemas import ENTERPRISE_SCHEMA
+
+T = TypeVar("T")
+
+
+def _lower(value: object) -> str:
+    return str(value).lower()
+
+
+USER_FILTER_ATTRIBUTES = {
+    "id": AttributeSpec(field="scim_id", type="reference", case_exact=True, to_python=uuid.UUID),
+    # Compared on LOWER(username): the (company, LOWER(username)) unique index serves the lookup.
+    "username": AttributeSpec(field="username_key", case_exact=True, to_python=_lower),
+    "externalid": AttributeSpec(field="external_id", case_exact=True),
+    "emails.value": AttributeSpec(field="email", case_exact=True, to_python=_lower),
+    "emails.type": AttributeSpec(constant="work"),
+    "emails.primary": AttributeSpec(type="boolean", constant=True),
+    "name.givenname": AttributeSpec(field="first_name"),
+    "name.familyname": AttributeSpec(field="last_name"),
+    "active": AttributeSpec(field="is_active", type="boolean"),
+    "usertype": AttributeSpec(field="role", case_exact=True, to_python=_lower),
+    "meta.created": AttributeSpec(field="date_joined", type="datetime"),
+    "meta.lastmodified": AttributeSpec(field="updated_at", type="datetime"),
+    f"{ENTERPRISE_SCHEMA.lower()}:division": AttributeSpec(field="division"),
+}
+
+GROUP_FILTER_ATTRIBUTES = {
+    "id": AttributeSpec(field="scim_id", type="reference", case_exact=True, to_python=uuid.UUID),
+    "displayname": AttributeSpec(field="name"),
+    "externalid": AttributeSpec(field="external_id", case_exact=True),
+    "members.value": AttributeSpec(
+        field="members__scim_id", type="reference", case_exact=True, to_python=uuid.UUID
+    ),
+    "meta.created": AttributeSpec(field="created_at", type="datetime"),
+    "meta.lastmodified": AttributeSpec(field="updated_at", type="datetime"),
+}
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list: ``total`` matches in all, ``items`` from ``startIndex`` on."""
+
+    total: int
+    items: list[T]
+
+
+def parse_scim_id(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except (ValueError, TypeError):
+        return None
+
+
+# --- Users -------------------------------------------------------------------------------------
+
+
+def scim_users(*, company: Company) -> QuerySet[User]:
+    """Every user SCIM may see for this company: its own, not deleted."""
+    return User.objects.filter(company=company, scim_deleted_at__isnull=True).select_related("team")
+
+
+def scim_user_find(*, company: Company, scim_id: str) -> User | None:
+    key = parse_scim_id(scim_id)
+    return scim_users(company=company).filter(scim_id=key).first() if key else None
+
+
+def scim_user_reload(*, user: User) -> User:
+    """The user as stored now, with their team (what a write returns to the IdP)."""
+    return User.objects.select_related("team").get(pk=user.pk)
+
+
+def scim_user_page(*, company: Company, where: Node | None, start: int, count: int) -> Page[User]:
+    """The users ``where`` selects (a parsed SCIM filter), ``count`` of them from the 1-based
+    ``start``, in a stable order."""
+    users = scim_users(company=company).annotate(username_key=Lower("username"))
+    if where is not None:
+        # Every User filter attribute is a column of the user row (no to-many join), so no
+        # DISTINCT is needed: it would only make the database sort whole rows.
+        users = users.filter(filter_to_q(where, USER_FILTER_ATTRIBUTES))
+    total = users.count()
+    items = list(users.order_by("id")[start - 1 : start - 1 + count]) if count else []
+    return Page(total=total, items=items)
+
+
+def scim_users_by_ids(*, company: Company, keys: list[uuid.UUID]) -> list[User]:
+    return list(scim_users(company=company).filter(scim_id__in=keys))
+
+
+# --- Groups ------------------------------------------------------------------------------------
+
+
+def scim_groups(*, company: Company) -> QuerySet[Team]:
+    return Team.objects.filter(company=company)
+
+
+def scim_group_find(*, company: Company, scim_id: str) -> Team | None:
+    key = parse_scim_id(scim_id)
+    return scim_groups(company=company).filter(scim_id=key).first() if key else None
+
+
+def scim_group_members(*, company: Company, team: Team) -> QuerySet[User]:
+    return scim_users(company=company).filter(team=team).order_by("id")
+
+
+def scim_group_page(
+    *, company: Company, where: Node | None, start: int, count: int, with_members: bool
+) -> Page[Team]:
+    """Like ``scim_user_page``; with ``with_members`` each team's members (those SCIM sees) are
+    fetched in one more query, as ``team.members.all()``."""
+    groups = scim_groups(company=company)
+    if where is not None:
+        groups = groups.filter(filter_to_q(where, GROUP_FILTER_ATTRIBUTES)).distinct()
+    total = groups.count()
+    if not count:
+        return Page(total=total, items=[])
+    page = groups.order_by("id")[start - 1 : start - 1 + count]
+    if with_members:
+        members = scim_users(company=company).order_by("id")
+        page = page.prefetch_related(Prefetch("members", queryset=members))
+    return Page(total=total, items=list(page))
+
+
+# --- Deprovisioning ----------------------------------------------------------------------------
+
+
+def deprovisioning_ids_unfinished(*, requested_before: datetime, limit: int = 1000) -> list[int]:
+    """Deprovisionings requested before then and not completed (for the sweep to re-queue)."""
+    stale = Deprovisioning.objects.filter(
+        completed_at__isnull=True, requested_at__lt=requested_before
+    )
+    return list(stale.values_list("pk", flat=True)[:limit])
+
+
+# --- OAuth grants ------------------------------------------------------------------------------
+
+
+def scim_grants(*, connection: Connection, include_revoked: bool = False) -> list:
+    """Refresh tokens bound to ``connection`` (filtered in Python: the resource list is JSON,
+    which SQLite cannot search inside, and a connection has a handful of grants)."""
+    uri = connection_resource_uri(connection)
+    tokens = (
+        get_refresh_token_model().objects.select_related("user", "application").order_by("-created")
+    )
+    if not include_revoked:
+        tokens = tokens.filter(revoked__isnull=True)
+    return [token for token in tokens if uri in (token.resource or [])]
