@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 import time
+from logging.config import dictConfig
 
 from celery import Celery, signals
+from django.conf import settings
 
 from core.logs import log_context, log_context_end, log_context_start
 from core.metrics_dir import MULTIPROC_VARIABLE, process_dead, process_group_start
@@ -28,10 +30,6 @@ _running: dict[str, tuple[object, float]] = {}
 
 @signals.setup_logging.connect
 def _logging(**kwargs) -> None:
-    from logging.config import dictConfig
-
-    from django.conf import settings
-
     dictConfig(settings.LOGGING)
     logging.captureWarnings(True)  # as Django does for the web processes: warnings as JSON too
 

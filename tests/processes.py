@@ -15,10 +15,11 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 from django.conf import settings
@@ -56,6 +57,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def service_env(*, secret_key: str, base_url: str, **overrides: str) -> dict[str, str]:
+    """The environment of a process started from the Procfile: the production settings
+    (``config.settings``: pytest's settings module is not passed on), nothing inherited that
+    belongs to another process group or names another database, and this interpreter's
+    ``python``, ``gunicorn`` and ``celery`` first on the PATH, as in an activated virtualenv."""
+    inherited = {
+        "DJANGO_SETTINGS_MODULE",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "SSO_METRICS_ROOT",
+        "REDIS_URL",
+        "DATABASE_URL",
+    }
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in inherited and not key.startswith("RATE_LIMIT_")
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env.update(
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY=secret_key,
+        BASE_URL=base_url,
+        DJANGO_ALLOWED_HOSTS=urlsplit(base_url).hostname,
+        LOG_LEVEL="INFO",
+    )
+    env.update(overrides)
+    return env
 
 
 def procfile_command(process_type: str) -> str:

@@ -17,10 +17,8 @@ import os
 import secrets
 import socket
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.cookies import SimpleCookie
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,6 +26,7 @@ import redis
 import requests
 from django.conf import settings
 
+from tests.http_browser import HOST, REQUEST_SECONDS, send
 from tests.processes import (
     PROJECT_ROOT,
     Process,
@@ -35,43 +34,18 @@ from tests.processes import (
     log_entries,
     procfile_command,
     redis_server_command,
+    service_env,
     socket_owner,
     wait_for,
 )
 
-HOST = "sso.test"  # BASE_URL of the test settings, and so of every signed response
 METRICS_TOKEN = secrets.token_urlsafe(24)
-REQUEST_SECONDS = 30
 
 
 def production_env(**overrides: str) -> dict[str, str]:
-    """The environment of a production process: config.settings (pytest's own settings module
-    is not passed on), the test run's key and origin, nothing from another process group."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key
-        not in (
-            "DJANGO_SETTINGS_MODULE",
-            "PROMETHEUS_MULTIPROC_DIR",
-            "SSO_METRICS_ROOT",
-            "REDIS_URL",
-            "DATABASE_URL",
-        )
-        and not key.startswith("RATE_LIMIT_")
-    }
-    # The Procfile names `python`, `gunicorn` and `celery`: this interpreter's, as in an
-    # activated virtualenv.
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    env.update(
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY=settings.SECRET_KEY,
-        BASE_URL=settings.BASE_URL,
-        DJANGO_ALLOWED_HOSTS=HOST,
-        LOG_LEVEL="INFO",
-    )
-    env.update(overrides)
-    return env
+    """A production process's environment with the test run's key and origin (sessions and
+    signed responses made by the tests are valid for it)."""
+    return service_env(secret_key=settings.SECRET_KEY, base_url=settings.BASE_URL, **overrides)
 
 
 @dataclass(frozen=True)
@@ -100,61 +74,13 @@ def released(tmp_path_factory) -> Release:
     return Release(database_url=database, static_root=static_root, output=output)
 
 
-# --- a browser behind the proxy --------------------------------------------------------------
-
-
-@dataclass
-class Browser:
-    """Cookies kept by name and sent back on every request, the way a browser on the https
-    origin would (the client library would not send Secure cookies over our plain-http hop to
-    the web process); ``address`` is what the TLS proxy writes into X-Forwarded-For."""
-
-    address: str
-    cookies: dict[str, str] = field(default_factory=dict)
-
-    def remember(self, response: requests.Response) -> None:
-        for header in response.raw.headers.getlist("Set-Cookie"):
-            for name, morsel in SimpleCookie(header).items():
-                if morsel["max-age"] == "0" or not morsel.value:
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
-
-
 @dataclass
 class Web:
     process: Process
     port: int
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        browser: Browser | None = None,
-        headers: dict[str, str] | None = None,
-        proxied: bool = True,
-        **kwargs,
-    ) -> requests.Response:
-        sent = {"Host": HOST}
-        if proxied:
-            sent["X-Forwarded-Proto"] = "https"
-        if browser is not None:
-            sent["X-Forwarded-For"] = browser.address
-            if browser.cookies:
-                sent["Cookie"] = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
-        sent.update(headers or {})
-        response = requests.request(
-            method,
-            f"http://127.0.0.1:{self.port}{path}",
-            headers=sent,
-            allow_redirects=False,
-            timeout=REQUEST_SECONDS,
-            **kwargs,
-        )
-        if browser is not None:
-            browser.remember(response)
-        return response
+    def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        return send(self.port, method, path, **kwargs)
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return self.request("GET", path, **kwargs)

@@ -31,8 +31,9 @@ from audit.models import AuditEvent
 from provisioning.models import Deprovisioning
 from provisioning.tokens import scim_token_issue
 from tests.connections.saml_helpers import idp_for, idp_response, refused_events
+from tests.http_browser import Browser
 from tests.processes import Process, database_url, log_entries, procfile_command, wait_for
-from tests.production.conftest import METRICS_TOKEN, Browser, Web, production_env
+from tests.production.conftest import METRICS_TOKEN, Web, production_env
 from tests.saml_idp import post_data
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from lxml import html
 
+from tests.http_browser import HOST
 from tests.processes import (
     PROJECT_ROOT,
     Process,
@@ -21,7 +22,7 @@ from tests.processes import (
     procfile_command,
     wait_for,
 )
-from tests.production.conftest import HOST, METRICS_TOKEN, Hold, production_env
+from tests.production.conftest import METRICS_TOKEN, Hold, production_env
 
 PROCESS_TYPES = ["release", "web", "worker", "beat"]
 
