@@ -3,6 +3,7 @@ authorization-code exchange that the toolkit leaves to us."""
 
 from __future__ import annotations
 
+from django.db import transaction
 from oauth2_provider.models import get_grant_model
 from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
@@ -13,6 +14,10 @@ from provisioning.grants import authorization_code_replayed, authorization_code_
 class ScimOAuth2Validator(OAuth2Validator):
     def validate_code(self, client_id, code, client, request, *args, **kwargs) -> bool:
         grant = get_grant_model().objects.filter(code=code, application=client).first()
+        # The rest of the exchange reads this grant, not the table again: the toolkit's own
+        # lookups (.get()) fail with a 500 when a concurrent exchange of the same code has
+        # deleted the row in between.
+        request.exchanged_grant = grant
         if grant is None:
             # RFC 6749 4.1.2: a code used twice is refused, and what it issued is revoked.
             authorization_code_replayed(code=code)
@@ -23,19 +28,30 @@ class ScimOAuth2Validator(OAuth2Validator):
             return False
         return super().validate_code(client_id, code, client, request, *args, **kwargs)
 
+    def get_code_challenge(self, code, request):
+        return request.exchanged_grant.code_challenge or None
+
+    def get_code_challenge_method(self, code, request):
+        return request.exchanged_grant.code_challenge_method or None
+
+    def confirm_redirect_uri(self, client_id, code, redirect_uri, client, request, *args, **kwargs):
+        return request.exchanged_grant.redirect_uri_allowed(redirect_uri)
+
     def _create_refresh_token(self, request, refresh_token_code, access_token, previous):
         token = super()._create_refresh_token(request, refresh_token_code, access_token, previous)
         request.issued_token_family = token.token_family
         return token
 
     def invalidate_authorization_code(self, client_id, code, request, *args, **kwargs) -> None:
-        deleted, _ = (
-            get_grant_model().objects.filter(code=code, application=request.client).delete()
-        )
         family = getattr(request, "issued_token_family", None)
-        if not deleted:
-            # Another exchange of the same code got here first, at the same moment: a replay,
-            # whose tokens (and the ones issued now) are revoked.
-            authorization_code_replayed(code=code, token_families=(family,))
-            raise errors.InvalidGrantError(request=request)
-        authorization_code_used(code=code, client_id=request.client_id, token_family=family)
+        # The grant goes and the record of its use comes in one transaction: another exchange
+        # of the code sees one or the other, never neither.
+        with transaction.atomic():
+            grants = get_grant_model().objects.filter(code=code, application=request.client)
+            if grants.delete()[0]:
+                authorization_code_used(code=code, client_id=request.client_id, token_family=family)
+                return
+        # Another exchange of the same code got here first, at the same moment: a replay, whose
+        # tokens (and the ones issued now) are revoked.
+        authorization_code_replayed(code=code, token_families=(family,))
+        raise errors.InvalidGrantError(request=request)

@@ -22,8 +22,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.sessions.models import Session
 from django.db import connection
+from oauth2_provider.models import AccessToken, Application, RefreshToken
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import User
@@ -34,6 +36,13 @@ from tests.connections.saml_helpers import idp_for, idp_response, refused_events
 from tests.http_browser import Browser
 from tests.processes import Process, database_url, log_entries, procfile_command, wait_for
 from tests.production.conftest import METRICS_TOKEN, Web, production_env
+from tests.provisioning.oauth_helpers import (
+    OktaClient,
+    _basic,
+    browser,
+    code_from,
+    submit_form,
+)
 from tests.saml_idp import post_data
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -229,6 +238,48 @@ def test_concurrent_scim_creates_of_one_person_give_one_201_and_one_row(web, acm
             assert response.json()["scimType"] == "uniqueness"
     assert User.objects.filter(email="twice@acme.com").count() == 1
     assert len({web.served_by(rid) for rid in ids}) == 2
+
+
+# --- one authorization code exchanged by several requests at once ---------------------------
+
+
+def test_a_code_exchanged_at_once_by_several_requests_leaves_no_live_token(web, acme):
+    """RFC 6749 4.1.2 under concurrency: whichever exchange gets the code first, every other
+    presentation of it is a replay, and revokes what the code issued."""
+    okta = OktaClient.register()
+    # The suite hashes with MD5 for speed (config/test_settings.py); the web line verifies the
+    # client secret with the production hashers.
+    Application.objects.filter(client_id=okta.client_id).update(
+        client_secret=PBKDF2PasswordHasher().encode(
+            okta.client_secret, PBKDF2PasswordHasher().salt()
+        )
+    )
+    admin = browser()
+    admin.force_login(acme.admin)
+    page = admin.get(okta.authorize_url(state="s"))
+    code = code_from(submit_form(admin, page, allow=True), okta, state="s")
+    exchange = {"grant_type": "authorization_code", "code": code, "redirect_uri": okta.redirect_uri}
+
+    responses = at_once(
+        4,
+        lambda _i: web.post(
+            "/oauth/token/",
+            data=exchange,
+            headers={"Authorization": _basic(okta.client_id, okta.client_secret)},
+        ),
+    )
+
+    statuses = sorted(response.status_code for response in responses)
+    assert statuses.count(200) <= 1 and set(statuses) <= {200, 400}, statuses
+    assert all(r.json()["error"] == "invalid_grant" for r in responses if r.status_code == 400)
+    for issued in (r.json() for r in responses if r.status_code == 200):
+        scim = web.get(
+            "/scim/v2/Users", headers={"Authorization": f"Bearer {issued['access_token']}"}
+        )
+        assert scim.status_code == 401
+    assert not AccessToken.objects.exists()
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    assert AuditEvent.objects.filter(action="oauth.code_replayed").exists()
 
 
 # --- deactivated while no Celery worker runs --------------------------------------------------
