@@ -7,14 +7,13 @@ config.wsgi``.
   within the 30 seconds platforms wait before they kill;
 - logs as the application does (one JSON object a line on stdout); the request lines come from
   Django (``core.middleware``), so gunicorn writes no access log of its own;
-- gives its workers a metrics directory of their own (``core.metrics_dir``) and refuses to start
-  when the static files were not collected (``manage.py collectstatic``, the release step).
+- gives its workers a metrics directory of their own (``core.metrics_dir``; before any of them
+  imports prometheus_client, which this file must not import) and refuses to start when the
+  static files were not collected (``manage.py collectstatic``, the release step).
 """
 
 from __future__ import annotations
 
-import json
-import os
 import socket
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from config.env import read_int  # noqa: E402 - the project root is put on the path first
+from config.settings import LOGGING, STATIC_ROOT  # noqa: E402 - reads the environment only
 from core.metrics_dir import process_dead, process_group_start  # noqa: E402
 
 PORT = read_int("PORT", default=8000, minimum=1, maximum=65535)
@@ -38,45 +38,28 @@ max_requests_jitter = 200
 
 accesslog = None
 errorlog = "-"
+# The service's own logging (config.settings: JSON lines on stdout) for gunicorn's loggers too.
 logconfig_dict = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "core.logs.JsonFormatter"}},
-    "handlers": {
-        "stdout": {
-            "class": "logging.StreamHandler",
-            "formatter": "json",
-            "stream": "ext://sys.stdout",
-        }
-    },
-    "root": {"handlers": ["stdout"], "level": "INFO"},
+    **LOGGING,
     "loggers": {
-        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["stdout"], "level": "WARNING", "propagate": False},
+        **LOGGING["loggers"],
+        # gunicorn made these two non-propagating: they get the handler themselves.
+        "gunicorn.error": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
     },
 }
 
 
 def on_starting(server) -> None:
-    # First: nothing may import prometheus_client before the directory is set (see
-    # core.metrics_dir); reading the settings below does not (no app is loaded).
     process_group_start(f"web-{socket.gethostname()}-{PORT}")
-    _require_collected_static()
+    if not (Path(STATIC_ROOT) / "staticfiles.json").exists():
+        server.log.error(
+            "static files are not collected in %s: run `python manage.py collectstatic "
+            "--noinput` (the Procfile's release step) first",
+            STATIC_ROOT,
+        )
+        raise SystemExit(1)
 
 
 def child_exit(server, worker) -> None:
     process_dead(worker.pid)
-
-
-def _require_collected_static() -> None:
-    from django.conf import settings  # imported here: after the metrics directory is set
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
-    if not manifest.exists():
-        message = (
-            f"static files are not collected in {settings.STATIC_ROOT}: run "
-            "`python manage.py collectstatic --noinput` (the Procfile's release step) first"
-        )
-        print(json.dumps({"level": "ERROR", "logger": "gunicorn.error", "message": message}))
-        raise SystemExit(1)
