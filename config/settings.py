@@ -230,14 +230,10 @@ TRUSTED_PROXY_HOPS = read_int("TRUSTED_PROXY_HOPS", default=1, minimum=0, maximu
 # /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
 METRICS_TOKEN = read_str("METRICS_TOKEN", default="")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
 
 LOG_LEVEL = read_str("LOG_LEVEL", default="INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; got {LOG_LEVEL!r}"
     )
