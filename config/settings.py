@@ -40,7 +40,19 @@ BASE_URL = read_url(
     require_https=not DEBUG,
 )
 
+# The bundled development IdP (connections/dev_idp.py): served only in debug. Deliberately not read
+# from the environment, so no deployment can switch it on; the end-to-end tests (tests/e2e/) turn
+# it on for their live server, and serve it from another site (DEV_IDP_ORIGIN), as a real IdP is.
+DEV_IDP_ENABLED = DEBUG
+DEV_IDP_ORIGIN: str | None = None  # None: BASE_URL
+
 SAML_CLOCK_SKEW_SECONDS = read_int("SAML_CLOCK_SKEW_SECONDS", default=120, minimum=0, maximum=900)
+
+# Hosts whose IdP metadata URL may resolve to a private address or use plain http (in-house
+# IdPs, tests); every other metadata URL is https to a public address (connections.metadata_fetch).
+IDP_METADATA_ALLOW_HOSTS = [
+    host.lower() for host in read_list("IDP_METADATA_ALLOW_HOSTS", default=[])
+]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -337,4 +349,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
     },
     "saml-state-cleanup": {"task": "connections.tasks.saml_state_cleanup", "schedule": 3600.0},
+    # Follows certificate rotations published at the IdPs' metadata URLs.
+    "idp-metadata-refresh": {
+        "task": "connections.tasks.metadata_refresh_all",
+        "schedule": 24 * 3600.0,
+    },
 }

@@ -9,8 +9,14 @@ from django.conf import settings
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -21,6 +27,9 @@ from connections.metrics import sign_in_observe
 from connections.models import Connection
 from connections.redirects import safe_next_path
 from connections.selectors import connection_for_sign_in, connections_for_email
+from connections.setup_links import link_actor_label, setup_link_record_test
+from connections.setup_views import SESSION_KEY as SETUP_SESSION_KEY
+from connections.setup_views import link_for_test
 from connections.sign_in import (
     FINISH_COOKIE,
     acs_receive,
@@ -62,12 +71,9 @@ def _refused(
     sign_in_refusal_record(error=error, connection=connection, context=context)
     if sign_in:
         sign_in_observe(connection_name=connection.name if connection else "", result=error.code)
-    return render(
-        request,
-        "sso/error.html",
-        {"code": error.code, "message": error.message, "connection": connection},
-        status=error.http_status,
-    )
+    context = {"code": error.code, "message": error.message, "connection": connection,
+               "setup_in_progress": SETUP_SESSION_KEY in request.session}  # fmt: skip
+    return render(request, "sso/error.html", context, status=error.http_status)
 
 
 def _connection_or_refuse(name: str) -> Connection:
@@ -75,6 +81,13 @@ def _connection_or_refuse(name: str) -> Connection:
     if connection is None:
         raise ConnectionUnknown(extra={"name": name[:100]})
     return connection
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask every site for /favicon.ico (also on the admin and JSON pages): a 404 there is
+    an error in every visitor's console."""
+    return HttpResponsePermanentRedirect(static("connections/favicon.svg"))
 
 
 @require_GET
@@ -203,10 +216,16 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
             else None
         )
         if record.test_login:
-            report = sign_in_test_report(record=record, browser_secret=browser_secret)
-            page = render(
-                request, "sso/test_result.html", {"connection": connection, "report": report}
+            link = link_for_test(request, connection)
+            report = sign_in_test_report(
+                record=record,
+                browser_secret=browser_secret,
+                actor_label=link_actor_label(link) if link else "",
             )
+            if link is not None:
+                setup_link_record_test(link=link, report=report)
+            context = {"connection": connection, "report": report, "setup_link": link}
+            page = render(request, "sso/test_result.html", context)
             return _forget_cookies(page, connection, record)
 
         signed_in = request.user if request.user.is_authenticated else None

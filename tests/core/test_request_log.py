@@ -101,7 +101,9 @@ def test_a_sign_in_line_names_the_connection_and_the_error_code(client, acme, js
     assert refusal["request_id"] == acs["request_id"]
 
 
-@pytest.mark.django_db(transaction=True)  # the task is queued when the request's change commits
+# Transactional: the task is queued when the request's change commits. serialized_rollback, like
+# the end-to-end tests that run after it: its flush must not recreate what they restore.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_task_gets_a_line_with_the_request_id_that_queued_it(acme, json_logs):
     scim = ScimClient.for_connection(acme.connection)
     status, body = scim.post(

@@ -43,7 +43,7 @@ def test_the_release_line_migrates_and_collects_hashed_compressed_static_files(r
     names = sorted(p.name for p in hashed)
     assert any(name.endswith(".css") and name.count(".") == 2 for name in names), names
     assert any(name.endswith(".css.gz") for name in names), names
-    assert "Applying provisioning.0004_authorization_code_use... OK" in released.output
+    assert "Applying provisioning.0005_authorization_code_use... OK" in released.output
 
 
 def test_manage_py_check_deploy_is_clean_with_nothing_silenced(released):

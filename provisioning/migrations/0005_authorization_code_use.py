@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('provisioning', '0003_scim_grant_proxy'),
+        ('provisioning', '0004_support_group'),
     ]
 
     operations = [
