@@ -289,7 +289,7 @@ REST_FRAMEWORK = {
 def _pkce_required(client_id: str) -> bool:
     # django-oauth-toolkit takes the per-client PKCE policy as a callable, not an import
     # string; the policy needs the models, which cannot be imported while settings load.
-    from provisioning.oauth import pkce_required
+    from provisioning.oauth_validator import pkce_required
 
     return pkce_required(client_id)
 
@@ -297,8 +297,9 @@ def _pkce_required(client_id: str) -> bool:
 # OAuth 2.0 for Okta's "Authenticate with …" (django-oauth-toolkit), on RFC 9700 (OAuth 2.0
 # Security BCP): short-lived access tokens, rotating refresh tokens with replay detection,
 # tokens and client secrets hashed at rest, no implicit or password grant, access tokens only in
-# the Authorization header, PKCE with S256 only (required per client, see provisioning.oauth),
-# a replayed authorization code revokes what it issued, and the RFC 9207 `iss` parameter.
+# the Authorization header, PKCE with S256 only (required per client, see
+# provisioning.oauth_validator), a replayed authorization code revokes what it issued, and the
+# RFC 9207 `iss` parameter.
 OAUTH2_PROVIDER = {
     "SCOPES": {
         "scim": "Provision and deprovision your company's users (SCIM)",

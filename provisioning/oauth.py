@@ -8,22 +8,15 @@ only, exactly like a static SCIM token.
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
 from django.shortcuts import render
-from django.utils.decorators import method_decorator
-from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 from oauth2_provider.forms import AllowForm
-from oauth2_provider.models import get_access_token_model, get_application_model
-from oauth2_provider.views import AuthorizationView, IntrospectTokenView
-from oauth2_provider.views.mixins import OAuthLibMixin
-from oauthlib.common import Request as OauthlibRequest
+from oauth2_provider.models import get_application_model
+from oauth2_provider.views import AuthorizationView
 
 from accounts.models import Role, User
 from audit.services import audit_record
@@ -208,42 +201,3 @@ def _why_not(user: User) -> str:
     if user.company_id is None:
         return "Staff accounts cannot authorize provisioning; a company admin must sign in and approve."
     return "Only an admin of your company can authorize provisioning. Ask one of your company's admins."
-
-
-def pkce_required(client_id: str) -> bool:
-    """PKCE (S256) is required of public clients. A confidential client, which authenticates
-    with its secret when it exchanges a code, may do without: Okta's "Authenticate with …" client
-    is one, and the parameters Okta documents for it (client id and secret, authorize and token
-    URLs, scopes) include no code challenge. A confidential client that sends a challenge is held
-    to it, and `plain` is refused for everyone (COMPLIANT_BCP_RFC9700_PKCE_METHOD)."""
-    application = get_application_model().objects.filter(client_id=client_id).first()
-    return application is None or application.client_type != application.CLIENT_CONFIDENTIAL
-
-
-@method_decorator(csrf_exempt, name="dispatch")  # a back-channel call, authenticated as a client
-class OwnTokenIntrospectionView(OAuthLibMixin, View):
-    """RFC 7662 introspection, for the client a token was issued to: the caller authenticates as
-    a client (never with an access token), by POST, and a token of another client is reported
-    like an unknown one, ``{"active": false}`` (RFC 7662 section 2.2)."""
-
-    http_method_names = ["post"]
-
-    def post(self, request: HttpRequest) -> JsonResponse:
-        core = self.get_oauthlib_core()
-        # The toolkit's own translation of the request; its authenticate_client() wrapper would
-        # not tell us which client it authenticated.
-        oauth_request = OauthlibRequest(*core._extract_params(request))
-        if not core.server.request_validator.authenticate_client(oauth_request):
-            response = JsonResponse({"error": "invalid_client"}, status=401)
-            response["WWW-Authenticate"] = 'Basic realm="oauth"'
-            return response
-        value = request.POST.get("token")
-        if not value:
-            return IntrospectTokenView.get_token_response(None)  # 400 invalid_request
-        checksum = hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
-        owned = get_access_token_model().objects.filter(
-            token_checksum=checksum, application=oauth_request.client
-        )
-        if not owned.exists():
-            return JsonResponse({"active": False})
-        return IntrospectTokenView.get_token_response(value)

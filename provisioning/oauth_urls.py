@@ -3,7 +3,8 @@ from __future__ import annotations
 from django.urls import path
 from oauth2_provider import views as oauth_views
 
-from provisioning.oauth import OwnTokenIntrospectionView, ScimAuthorizationView
+from provisioning.oauth import ScimAuthorizationView
+from provisioning.oauth_introspection import OwnTokenIntrospectionView
 
 urlpatterns = [
     path("authorize/", ScimAuthorizationView.as_view(), name="oauth-authorize"),

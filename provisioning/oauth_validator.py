@@ -9,6 +9,17 @@ from oauth2_provider.oauth2_validators import OAuth2Validator
 from oauthlib.oauth2.rfc6749 import errors
 
 from provisioning.grants import authorization_code_replayed, authorization_code_used
+from provisioning.selectors import oauth_client_find
+
+
+def pkce_required(client_id: str) -> bool:
+    """PKCE (S256) is required of public clients. A confidential client, which authenticates
+    with its secret when it exchanges a code, may do without: Okta's "Authenticate with …" client
+    is one, and the parameters Okta documents for it (client id and secret, authorize and token
+    URLs, scopes) include no code challenge. A confidential client that sends a challenge is held
+    to it, and `plain` is refused for everyone (COMPLIANT_BCP_RFC9700_PKCE_METHOD)."""
+    client = oauth_client_find(client_id=client_id)
+    return client is None or client.client_type != client.CLIENT_CONFIDENTIAL
 
 
 class ScimOAuth2Validator(OAuth2Validator):

@@ -7,6 +7,7 @@ one place the tenant filter of SCIM is written.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,7 +15,11 @@ from typing import Generic, TypeVar
 
 from django.db.models import Prefetch, QuerySet
 from django.db.models.functions import Lower
-from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 
 from accounts.models import Company, Team, User
 from connections.models import Connection
@@ -167,3 +172,19 @@ def scim_grants(*, connection: Connection, include_revoked: bool = False) -> lis
     if not include_revoked:
         tokens = tokens.filter(revoked__isnull=True)
     return [token for token in tokens if uri in (token.resource or [])]
+
+
+def oauth_client_find(*, client_id: str):
+    """The registered OAuth client (django-oauth-toolkit Application) with this id, or None."""
+    return get_application_model().objects.filter(client_id=client_id).first()
+
+
+def oauth_token_issued_to(*, token: str, client) -> bool:
+    """Whether the access token ``token`` (looked up by its checksum, as the toolkit stores it)
+    was issued to ``client``."""
+    checksum = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+    return (
+        get_access_token_model()
+        .objects.filter(token_checksum=checksum, application=client)
+        .exists()
+    )
