@@ -39,6 +39,22 @@ class CompanyAdmin(admin.ModelAdmin):
             details={"fields": form.changed_data},
         )
 
+    def save_formset(self, request, form, formset, change) -> None:
+        """Domains added here were checked by ``Domain.clean`` (normalized, and never another
+        company's); they are audited like ``domain_add``'s."""
+        super().save_formset(request, form, formset, change)
+        if formset.model is not Domain:
+            return
+        changes = [
+            *(("domain.added", domain) for domain in formset.new_objects),
+            *(("domain.changed", domain) for domain, _fields in formset.changed_objects),
+            *(("domain.removed", domain) for domain in formset.deleted_objects),
+        ]
+        for action, domain in changes:
+            audit_record(
+                action=action, company=form.instance, actor=request.user, target=domain.domain
+            )
+
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
@@ -55,13 +71,35 @@ class DomainAdmin(admin.ModelAdmin):
     list_select_related = ("company",)
 
 
-class UserCreationForm(DjangoUserCreationForm):
+class IdentityKeysUniqueMixin:
+    """The keys an email and a userName are unique by (``email_key``, ``username_key``) are set
+    by ``User.clean`` and are no form fields, so ModelForm does not check them: check them here,
+    or a spelling of a taken email (``ſupport@`` beside ``support@``) would reach the database
+    and fail there. (The model's clean, which every form runs, also applies the domain rule.)"""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        user = self.instance
+        others = User.objects.exclude(pk=user.pk) if user.pk else User.objects.all()
+        if not self.has_error("email") and others.filter(email_key=user.email_key).exists():
+            self.add_error("email", "A user with this email already exists.")
+        # Without a userName field (the add form) the userName is the email (User.clean).
+        field = "username" if "username" in self.fields else "email"
+        if (
+            user.company_id
+            and not self.has_error(field)
+            and others.filter(company_id=user.company_id, username_key=user.username_key).exists()
+        ):
+            self.add_error(field, "A user of this company already has this userName.")
+
+
+class UserCreationForm(IdentityKeysUniqueMixin, DjangoUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "company", "role", "team")
 
 
-class UserChangeForm(DjangoUserChangeForm):
+class UserChangeForm(IdentityKeysUniqueMixin, DjangoUserChangeForm):
     class Meta:
         model = User
         fields = "__all__"

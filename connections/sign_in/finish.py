@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.selectors import user_find_for_sign_in
 from audit.models import Severity
 from audit.services import audit_record
 from connections.attributes import map_identity
@@ -98,7 +99,7 @@ def sign_in_test_report(*, record: VerifiedSignIn, browser_secret: str | None) -
     try:
         mapped = sign_in_identity(record)
         report["mapped"] = asdict(mapped)
-        existed = User.objects.filter(email=mapped.email).exists()
+        existed = user_find_for_sign_in(email=mapped.email) is not None
         with transaction.atomic():
             user = saml_user_resolve(connection=record.connection, identity=mapped)
             team = f" in team {user.team.name}" if user.team else " with no team"
