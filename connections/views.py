@@ -33,6 +33,7 @@ from connections.sign_in import (
     sp_metadata_document,
     verified_sign_in_get,
 )
+from core.untrusted import clip_fields
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +53,11 @@ def _cookie_args(path: str, max_age: int) -> dict:
 def _refused(
     request: HttpRequest, error: SignInRefused, connection: Connection | None, **context
 ) -> HttpResponse:
-    logger.info("sign-in refused: %s %s", error.code, error.extra)
-    sign_in_refusal_record(error=error, connection=connection, context=context)
+    logger.info("sign-in refused: %s %s", error.code, clip_fields(error.extra))
+    endpoint = (
+        request.resolver_match.url_name.removeprefix("sso-") if request.resolver_match else ""
+    )
+    sign_in_refusal_record(error=error, connection=connection, endpoint=endpoint, context=context)
     return render(
         request,
         "sso/error.html",
@@ -65,7 +69,7 @@ def _refused(
 def _connection_or_refuse(name: str) -> Connection:
     connection = connection_for_sign_in(name=name)
     if connection is None:
-        raise ConnectionUnknown(extra={"name": name[:100]})
+        raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
     return connection
 
 
