@@ -71,6 +71,29 @@ class DomainAdmin(admin.ModelAdmin):
     list_select_related = ("company",)
 
 
+class TeamListFilter(admin.SimpleListFilter):
+    """Teams, narrowed to the company chosen in the company filter (names repeat across
+    companies, so each shows its company)."""
+
+    title = "team"
+    parameter_name = "team"
+
+    def lookups(self, request, model_admin):
+        teams = Team.objects.select_related("company").order_by("company__slug", "name")
+        company = request.GET.get("company__id__exact")
+        if company and company.isdigit():
+            teams = teams.filter(company_id=int(company))
+        return [("none", "No team")] + [(str(t.pk), f"{t.name} ({t.company.slug})") for t in teams]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "none":
+            return queryset.filter(team__isnull=True)
+        if value and value.isdigit():
+            return queryset.filter(team_id=int(value))
+        return queryset
+
+
 class IdentityKeysUniqueMixin:
     """The keys an email and a userName are unique by (``email_key``, ``username_key``) are set
     by ``User.clean`` and are no form fields, so ModelForm does not check them: check them here,
@@ -123,7 +146,7 @@ class UserAdmin(DjangoUserAdmin):
         "is_active",
         "is_staff",
     )
-    list_filter = ("is_active", "is_staff", "role", "source", "company")
+    list_filter = ("company", "role", TeamListFilter, "source", "is_active", "is_staff")
     search_fields = ("email", "first_name", "last_name", "username", "company__slug")
     list_select_related = ("company", "team")
     readonly_fields = (
@@ -136,6 +159,17 @@ class UserAdmin(DjangoUserAdmin):
     )
     # The deprovision and reactivate actions are provisioning's (provisioning/admin.py): they
     # end sessions and revoke tokens, one floor above accounts.
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or request.user.has_perm("accounts.change_user"):
+            return fieldsets
+        # Read-only visitors (the Support group) never see even the password's hash.
+        return [
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f != "password")})
+            for name, options in fieldsets
+        ]
+
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
         ("Person", {"fields": ("first_name", "last_name")}),

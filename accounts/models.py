@@ -240,7 +240,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     team = models.ForeignKey(
         Team, on_delete=models.SET_NULL, null=True, blank=True, related_name="members"
     )
-    source = models.CharField(max_length=10, choices=UserSource.choices, default=UserSource.MANUAL)
+    source = models.CharField(
+        "provisioning source", max_length=10, choices=UserSource.choices, default=UserSource.MANUAL
+    )
     # SCIM keeps the division it was sent even when no team has that name (the SPEC's rule), so
     # support can see what the IdP asked for; ``team`` is the resolved team, if any.
     division = models.CharField(max_length=150, blank=True)
@@ -262,6 +264,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        # Deprovisioning is not editing: support may end a person's access without being able
+        # to change who is staff or superuser.
+        permissions = [("deprovision_user", "Can deprovision and reactivate users")]
         constraints = [
             # Emails are shown as stored, lowercased (normalize_email); a raw update cannot
             # store another spelling. Uniqueness is the unique ``email_key``'s.

@@ -41,6 +41,12 @@ BASE_URL = read_url(
 
 SAML_CLOCK_SKEW_SECONDS = read_int("SAML_CLOCK_SKEW_SECONDS", default=120, minimum=0, maximum=900)
 
+# Hosts whose IdP metadata URL may resolve to a private address or use plain http (in-house
+# IdPs, tests); every other metadata URL is https to a public address (connections.metadata_fetch).
+IDP_METADATA_ALLOW_HOSTS = [
+    host.lower() for host in read_list("IDP_METADATA_ALLOW_HOSTS", default=[])
+]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -206,4 +212,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 6 * 3600.0,
     },
     "saml-state-cleanup": {"task": "connections.tasks.saml_state_cleanup", "schedule": 3600.0},
+    # Follows certificate rotations published at the IdPs' metadata URLs.
+    "idp-metadata-refresh": {
+        "task": "connections.tasks.metadata_refresh_all",
+        "schedule": 24 * 3600.0,
+    },
 }

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
-from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from connections.certificates import parse_certificate
+from connections.admin_forms import ConnectionForm
+from connections.metadata import (
+    connection_apply_metadata,
+    connection_create_from_metadata,
+    connection_refresh_metadata,
+)
 from connections.models import Connection, SigningCertificate
-from connections.selectors import connection_recent_events, connection_refusal_counts
+from connections.selectors import (
+    connection_recent_events,
+    connection_refusal_counts,
+    connection_unmatched_divisions,
+)
 from connections.services import connection_add_certificate, connection_create, connection_update
+from connections.setup_links import setup_link_issue, setup_link_revoke
 from core.exceptions import ApplicationError
 
 
@@ -21,56 +31,6 @@ class SigningCertificateInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # certificates are added through the form's certificate field
-
-
-class ConnectionForm(forms.ModelForm):
-    sign_on_url = forms.URLField(
-        label="IdP sign-on URL",
-        max_length=1000,
-        assume_scheme="https",
-        widget=forms.URLInput(attrs={"class": "vURLField", "size": 80}),
-    )
-    certificate_file = forms.FileField(
-        required=False, help_text="The IdP signing certificate (PEM, DER or .cer)."
-    )
-    certificate_text = forms.CharField(
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
-        help_text="…or paste it (PEM or base64). On an existing connection this adds a "
-        "certificate for a rotation; the current ones stay trusted.",
-    )
-
-    class Meta:
-        model = Connection
-        fields = (
-            "company", "name", "status", "sign_on_url", "idp_entity_id", "provisioning",
-            "default_team", "allow_idp_initiated", "attribute_mapping",
-        )  # fmt: skip
-        widgets = {"idp_entity_id": forms.TextInput(attrs={"size": 80})}
-
-    def clean(self) -> dict:
-        data = super().clean()
-        upload = data.get("certificate_file")
-        raw = upload.read() if upload else (data.get("certificate_text") or "").strip()
-        if raw:
-            try:
-                parsed = parse_certificate(raw)
-            except ApplicationError as error:
-                raise forms.ValidationError({"certificate_file": error.message}) from None
-            # Caught here so it is a form error; in save_model the service's Conflict is a 500.
-            if (
-                self.instance.pk
-                and self.instance.certificates.filter(
-                    fingerprint_sha256=parsed.fingerprint_sha256
-                ).exists()
-            ):
-                raise forms.ValidationError(
-                    {"certificate_file": "This certificate is already on the connection."}
-                )
-        elif self.instance.pk is None:
-            raise forms.ValidationError({"certificate_file": "A signing certificate is required."})
-        data["certificate_data"] = raw or None
-        return data
 
 
 @admin.register(Connection)
@@ -89,9 +49,12 @@ class ConnectionAdmin(admin.ModelAdmin):
     list_select_related = ("company",)
     readonly_fields = (
         "observed_idp_entity_id",
+        "metadata_status",
         "service_provider_values",
+        "setup_links",
         "test_login",
         "sign_in_health",
+        "unmatched_divisions",
         "created_at",
         "updated_at",
     )
@@ -104,9 +67,14 @@ class ConnectionAdmin(admin.ModelAdmin):
             "sign_on_url", "idp_entity_id", "observed_idp_entity_id",
             "certificate_file", "certificate_text",
         )}),
+        ("Identity provider metadata", {
+            "fields": ("metadata_url", "metadata_file", "metadata_text", "metadata_status"),
+            "description": "Instead of the sign-on URL and certificate: the IdP's metadata. "
+            "It sets the sign-on URL, entity ID and signing certificates.",
+        }),
         ("Provisioning", {"fields": ("provisioning", "default_team", "allow_idp_initiated", "attribute_mapping")}),
-        ("Send to the customer", {"fields": ("service_provider_values",)}),
-        ("Diagnose", {"fields": ("test_login", "sign_in_health")}),
+        ("Send to the customer", {"fields": ("service_provider_values", "setup_links")}),
+        ("Diagnose", {"fields": ("test_login", "sign_in_health", "unmatched_divisions")}),
         ("History", {"fields": ("created_at", "updated_at")}),
     )  # fmt: skip
 
@@ -131,6 +99,125 @@ class ConnectionAdmin(admin.ModelAdmin):
         return format_html(
             "<table>{}</table>",
             format_html_join("", "<tr><th>{}</th><td><code>{}</code></td></tr>", rows),
+        )
+
+    actions = ["refresh_metadata", "issue_setup_link", "revoke_setup_links"]
+
+    def has_issue_setup_link_permission(self, request) -> bool:
+        return request.user.has_perm("connections.add_setuplink")
+
+    def has_revoke_setup_links_permission(self, request) -> bool:
+        return request.user.has_perm("connections.change_setuplink")
+
+    @admin.action(
+        description="Issue a setup link for each selected draft (shown once)",
+        permissions=["issue_setup_link"],
+    )
+    def issue_setup_link(self, request, queryset):
+        issued, refused = [], []
+        for connection in queryset.select_related("company"):
+            try:
+                issued.append(setup_link_issue(connection=connection, acting_user=request.user))
+            except ApplicationError as error:
+                refused.append((connection.name, error.message))
+        return TemplateResponse(
+            request,
+            "admin/connections/setup_links_issued.html",
+            {**self.admin_site.each_context(request), "title": "Setup links issued",
+             "links": issued, "refused": refused},
+        )  # fmt: skip
+
+    @admin.action(
+        description="Revoke the setup links of the selected connections",
+        permissions=["revoke_setup_links"],
+    )
+    def revoke_setup_links(self, request, queryset) -> None:
+        count = sum(
+            setup_link_revoke(connection=connection, acting_user=request.user)
+            for connection in queryset
+        )
+        self.message_user(request, f"Revoked {count} setup link(s).", messages.SUCCESS)
+
+    @admin.display(description="Setup links")
+    def setup_links(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "-"
+        links = obj.setup_links.all()[:5]
+        if not links:
+            return "None. A draft can be completed by the customer through a setup link "
+            "(action “Issue a setup link”)."
+        return format_html(
+            "<table><tr><th>#</th><th>issued</th><th>by</th><th>expires</th><th>state</th>"
+            "<th>last test</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (link.pk, f"{link.created_at:%Y-%m-%d %H:%M}", link.created_by_label,
+                     f"{link.expires_at:%Y-%m-%d %H:%M}", link.state,
+                     link.last_test.get("outcome", "-") if link.last_test else "-")
+                    for link in links
+                ),
+            ),
+        )  # fmt: skip
+
+    @admin.action(
+        description="Refresh the IdP metadata of the selected connections from their URLs",
+        permissions=["change"],
+    )
+    def refresh_metadata(self, request, queryset) -> None:
+        refreshed = 0
+        for connection in queryset.select_related("company"):
+            if not connection.metadata_url:
+                self.message_user(request, f"{connection.name}: no metadata URL.", messages.WARNING)
+                continue
+            try:
+                changes = connection_refresh_metadata(
+                    connection=connection, acting_user=request.user, actor_label=""
+                )
+            except ApplicationError as error:
+                self.message_user(request, f"{connection.name}: {error.message}", messages.ERROR)
+                continue
+            refreshed += 1
+            summary = "; ".join(changes.lines()) or "nothing changed"
+            self.message_user(request, f"{connection.name}: {summary}.", messages.SUCCESS)
+        return None
+
+    @admin.display(description="Metadata refresh")
+    def metadata_status(self, obj: Connection) -> str:
+        if not obj.pk or not obj.metadata_url:
+            return "Not imported from a URL: nothing is refreshed."
+        fetched = (
+            f"{obj.metadata_refreshed_at:%Y-%m-%d %H:%M} UTC"
+            if obj.metadata_refreshed_at
+            else "never"
+        )
+        if not obj.metadata_failures:
+            return format_html("Refreshed daily from its URL; last fetched {}.", fetched)
+        return format_html(
+            '<p class="errornote">The last {} refresh(es) failed: {}</p>'
+            "<p>Last successful fetch: {}. Nothing changes until a refresh succeeds; "
+            "use the action “Refresh the IdP metadata” to try again.</p>",
+            obj.metadata_failures,
+            obj.metadata_last_error,
+            fetched,
+        )
+
+    @admin.display(description="Divisions without a team (30 days)")
+    def unmatched_divisions(self, obj: Connection) -> str:
+        if not obj.pk:
+            return "-"
+        rows = connection_unmatched_divisions(connection=obj)
+        if not rows:
+            return "Every division sent in the last 30 days matched a team."
+        return format_html(
+            "<p>Create the team (exact name) or ask the customer to fix the division in their "
+            'IdP. <a href="{}?company__id__exact={}">Teams of {}</a></p>'
+            "<table><tr><th>division sent</th><th>people</th></tr>{}</table>",
+            reverse("admin:accounts_team_changelist"),
+            obj.company_id,
+            obj.company.slug,
+            format_html_join("", "<tr><td><code>{}</code></td><td>{}</td></tr>", rows),
         )
 
     @admin.display(description="Test login")
@@ -181,32 +268,62 @@ class ConnectionAdmin(admin.ModelAdmin):
         """Every write goes through the connection services, so admin changes are validated and
         audited exactly like command-line ones. The admin wraps this in a transaction."""
         data = form.cleaned_data
+        metadata = data["metadata"]
+        common = {
+            "provisioning": data["provisioning"],
+            "default_team": data["default_team"],
+            "allow_idp_initiated": data["allow_idp_initiated"],
+            "status": data["status"],
+            "acting_user": request.user,
+        }
         if not change:
-            created = connection_create(
-                company=data["company"],
-                name=data["name"],
-                sign_on_url=data["sign_on_url"],
-                certificate_data=data["certificate_data"],
-                idp_entity_id=data["idp_entity_id"],
-                provisioning=data["provisioning"],
-                default_team=data["default_team"],
-                allow_idp_initiated=data["allow_idp_initiated"],
-                status=data["status"],
-                attribute_mapping=data["attribute_mapping"],
-                acting_user=request.user,
-            )
+            if metadata is not None:
+                created = connection_create_from_metadata(
+                    company=data["company"], name=data["name"], metadata=metadata,
+                    metadata_url=_url_source(form), **common,
+                )  # fmt: skip
+            else:
+                created = connection_create(
+                    company=data["company"],
+                    name=data["name"],
+                    sign_on_url=data["sign_on_url"] or "",
+                    certificate_data=data["certificate_data"],
+                    idp_entity_id=data["idp_entity_id"],
+                    attribute_mapping=data["attribute_mapping"],
+                    **common,
+                )
             obj.pk = created.pk
             return
+        if metadata is not None:
+            # First, so that a draft enabled in the same save already has its IdP side.
+            connection_apply_metadata(
+                connection=obj, metadata=metadata, metadata_url=_url_source(form),
+                source="import", acting_user=request.user,
+            )  # fmt: skip
         # ``form`` is the subclass ModelAdmin builds from the fieldsets, whose Meta.fields also
-        # lists the certificate fields; only the model fields go to the update service.
+        # lists the certificate fields; only the model fields go to the update service, and
+        # not the IdP fields that the metadata just set.
+        overridden = {"sign_on_url", "idp_entity_id"} if metadata is not None else set()
         changes = {
-            field: data[field] for field in form.changed_data if field in ConnectionForm.Meta.fields
+            field: data[field]
+            for field in form.changed_data
+            if field in ConnectionForm.Meta.fields and field not in overridden
         }
+        if "metadata_url" in form.changed_data and not data.get("metadata_url"):
+            changes["metadata_url"] = ""  # cleared: refreshes stop
         connection_update(connection=obj, acting_user=request.user, **changes)
         if data["certificate_data"]:
             connection_add_certificate(
                 connection=obj, certificate_data=data["certificate_data"], acting_user=request.user
             )
+
+
+def _url_source(form: ConnectionForm) -> str:
+    """The metadata URL to keep for refreshes: the one given, or "" for a file or pasted XML."""
+    data = form.cleaned_data
+    if data.get("metadata_file") or (data.get("metadata_text") or "").strip():
+        return ""
+    return (data.get("metadata_url") or "").strip()
 
 
 def _short(details: dict) -> str:

@@ -28,8 +28,9 @@ class Connection(models.Model):
         "accounts.Company", on_delete=models.PROTECT, related_name="connections"
     )
     name = models.CharField(max_length=63, unique=True, validators=[validate_connection_name])
+    # Blank only while a draft waits for the customer's IdP (a setup link fills it in).
     sign_on_url = models.URLField(
-        "IdP sign-on URL", max_length=1000, validators=[validate_sign_on_url]
+        "IdP sign-on URL", max_length=1000, blank=True, validators=[validate_sign_on_url]
     )
     idp_entity_id = models.CharField(
         "IdP entity ID (issuer)",
@@ -64,6 +65,24 @@ class Connection(models.Model):
         validators=[validate_attribute_mapping],
         help_text='Overrides of SAML attribute names, e.g. {"email": "mail", "division": "dept"}.',
     )
+    # Imported from a URL: refreshed from it daily (connections.metadata). A failed refresh
+    # changes nothing but these fields; ``metadata_failures`` counts failures in a row.
+    metadata_url = models.URLField(
+        "IdP metadata URL",
+        max_length=1000,
+        blank=True,
+        help_text="Where the IdP publishes its metadata; refreshed daily, so a certificate "
+        "rotation at the IdP is followed.",
+    )
+    metadata_refreshed_at = models.DateTimeField(
+        "metadata last fetched", null=True, blank=True, editable=False
+    )
+    metadata_failures = models.PositiveIntegerField(
+        "metadata refresh failures in a row", default=0, editable=False
+    )
+    metadata_last_error = models.TextField(
+        "last metadata refresh error", blank=True, editable=False
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now)
 
@@ -77,6 +96,15 @@ class Connection(models.Model):
         super().clean()
         if self.default_team_id and self.default_team.company_id != self.company_id:
             raise ValidationError({"default_team": "The default team belongs to another company."})
+        if self.status != ConnectionStatus.DRAFT and not self.sign_on_url:
+            raise ValidationError(
+                {"sign_on_url": "A connection needs the IdP's sign-on URL before it is enabled."}
+            )
+
+    @property
+    def is_configured(self) -> bool:
+        """The IdP side is known: a sign-on URL and at least one signing certificate."""
+        return bool(self.sign_on_url) and self.certificates.exists()
 
     # The SP values we send back to the customer; all derived from BASE_URL and the name.
     @property
@@ -195,3 +223,46 @@ class VerifiedSignIn(models.Model):
 
     def __str__(self) -> str:
         return f"sign-in via {self.connection_id} at {self.created_at:%H:%M:%S}"
+
+
+class SetupLink(models.Model):
+    """A link that lets a customer's IT admin complete one draft connection without an account.
+
+    Only the SHA-256 of its token is kept (the token is shown once, in the link). It stops
+    working when it expires, is revoked, or once the connection leaves draft (activated through
+    the link or by support); it never reaches any other connection.
+    """
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="setup_links")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_by_label = models.CharField(max_length=100, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField("activated the connection at", null=True, blank=True)
+    # When the IdP side was last saved through the link, and when a test sign-in through the
+    # link last passed every SAML check: activation needs a test after the last change.
+    configured_at = models.DateTimeField(null=True, blank=True)
+    tested_at = models.DateTimeField(null=True, blank=True)
+    last_test = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"setup link #{self.pk} for {self.connection_id}"
+
+    @property
+    def state(self) -> str:
+        if self.used_at:
+            return "used"
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        if self.connection.status != ConnectionStatus.DRAFT:
+            return "used"  # activated (or disabled) by support: the link's work is over
+        return "live"

@@ -113,6 +113,11 @@ def connection_describe(connection: Connection) -> dict[str, Any]:
         "sign_on_url": connection.sign_on_url,
         "idp_entity_id": connection.idp_entity_id,
         "observed_idp_entity_id": connection.observed_idp_entity_id,
+        "metadata_url": connection.metadata_url,
+        "metadata_refreshed_at": connection.metadata_refreshed_at
+        and connection.metadata_refreshed_at.isoformat(),
+        "metadata_failures": connection.metadata_failures,
+        "metadata_last_error": connection.metadata_last_error,
         "default_team": connection.default_team.name if connection.default_team else None,
         "allow_idp_initiated": connection.allow_idp_initiated,
         "attribute_mapping": connection.attribute_mapping,
@@ -145,3 +150,28 @@ def connection_refusal_counts(*, connection: Connection, days: int = 7) -> list[
 
 def connection_recent_events(*, connection: Connection, limit: int = 15):
     return AuditEvent.objects.filter(connection=connection).order_by("-created_at", "-id")[:limit]
+
+
+def connection_unmatched_divisions(
+    *, connection: Connection, days: int = 30
+) -> list[tuple[str, int]]:
+    """Division values (JIT and SCIM) that matched none of the company's teams over the last
+    ``days``, each with how many different people sent it, most first; a division that has
+    since become a team is left out."""
+    since = timezone.now() - timedelta(days=days)
+    rows = (
+        AuditEvent.objects.filter(
+            connection=connection, action="provisioning.team_unmatched", created_at__gte=since
+        )
+        .values_list("details__asked_for", "target")
+        .distinct()
+    )
+    people: dict[str, set[str]] = {}
+    for division, email in rows:
+        if division:
+            people.setdefault(str(division), set()).add(email)
+    teams = set(connection.company.teams.values_list("name", flat=True))
+    counts = [
+        (division, len(emails)) for division, emails in people.items() if division not in teams
+    ]
+    return sorted(counts, key=lambda row: (-row[1], row[0]))

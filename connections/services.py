@@ -31,7 +31,7 @@ def connection_create(
     company: Company,
     name: str,
     sign_on_url: str,
-    certificate_data: bytes | str,
+    certificate_data: bytes | str | None,
     idp_entity_id: str = "",
     provisioning: str = Provisioning.JIT,
     default_team: Team | None = None,
@@ -41,7 +41,13 @@ def connection_create(
     acting_user: User | None = None,
     actor_label: str = "",
 ) -> Connection:
-    parsed = parse_certificate(certificate_data)
+    """A connection. A draft may start with its name alone (``sign_on_url=""``,
+    ``certificate_data=None``): the customer's admin completes it through a setup link."""
+    if certificate_data is None and status != ConnectionStatus.DRAFT:
+        raise ValidationFailed(
+            "A signing certificate is required unless the connection is a draft."
+        )
+    parsed = parse_certificate(certificate_data) if certificate_data is not None else None
     connection = Connection(
         company=company,
         name=name,
@@ -57,26 +63,29 @@ def connection_create(
     # validation message, and so that two concurrent creates cannot both pass a check.
     validated(connection, validate_unique=False)
     save_or_conflict(connection, f"A connection named '{name}' already exists.")
-    certificate = _store_certificate(connection, parsed)
+    details = {
+        "sign_on_url": connection.sign_on_url,
+        "idp_entity_id": connection.idp_entity_id,
+        "provisioning": connection.provisioning,
+        "status": connection.status,
+    }
+    if parsed is not None:
+        certificate = store_certificate(connection, parsed)
+        details["certificate_sha256"] = certificate.fingerprint_sha256
+        details["certificate_expires"] = certificate.not_after.isoformat()
     audit_record(
         action="connection.created",
         connection=connection,
         actor=acting_user,
         actor_label=actor_label,
         target=connection.name,
-        details={
-            "sign_on_url": connection.sign_on_url,
-            "idp_entity_id": connection.idp_entity_id,
-            "provisioning": connection.provisioning,
-            "status": connection.status,
-            "certificate_sha256": certificate.fingerprint_sha256,
-            "certificate_expires": certificate.not_after.isoformat(),
-        },
+        details=details,
     )
     return connection
 
 
-def _store_certificate(connection: Connection, parsed: Any) -> SigningCertificate:
+def store_certificate(connection: Connection, parsed: Any) -> SigningCertificate:
+    """Save a parsed certificate on the connection (the caller audits and locks)."""
     certificate = SigningCertificate(
         connection=connection,
         pem=parsed.pem,
@@ -109,7 +118,7 @@ def connection_add_certificate(
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if connection.certificates.filter(fingerprint_sha256=parsed.fingerprint_sha256).exists():
         raise Conflict("This certificate is already on the connection.")
-    certificate = _store_certificate(connection, parsed)
+    certificate = store_certificate(connection, parsed)
     _touch(connection)
     audit_record(
         action="connection.certificate_added",
@@ -155,6 +164,8 @@ def connection_set_status(
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     if connection.status == status:
         return connection
+    if status != ConnectionStatus.DRAFT:
+        require_configured(connection)
     previous = connection.status
     connection.status = status
     connection.updated_at = timezone.now()
@@ -178,6 +189,7 @@ _EDITABLE_FIELDS = (
     "allow_idp_initiated",
     "status",
     "attribute_mapping",
+    "metadata_url",  # only cleared here (refreshes stop); a URL is set by importing from it
 )
 
 
@@ -193,11 +205,15 @@ def connection_update(
     unknown = set(changes) - set(_EDITABLE_FIELDS)
     if unknown:
         raise ValidationFailed(f"These fields cannot be changed: {', '.join(sorted(unknown))}.")
+    if changes.get("metadata_url"):
+        raise ValidationFailed("A metadata URL is set by importing the metadata from it.")
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     diff = apply_changes(connection, changes)
     if not diff:
         return connection
     validated(connection)
+    if connection.status != ConnectionStatus.DRAFT:
+        require_configured(connection)
     connection.updated_at = timezone.now()
     connection.save()
     audit_record(
@@ -209,6 +225,15 @@ def connection_update(
         details={"changes": diff},
     )
     return connection
+
+
+def require_configured(connection: Connection) -> None:
+    """Only a draft may lack its IdP side (sign-on URL and a signing certificate)."""
+    if not connection.is_configured:
+        raise ValidationFailed(
+            f"{connection.name} cannot be enabled before its IdP is configured: it needs the "
+            "IdP's sign-on URL and signing certificate (or its metadata)."
+        )
 
 
 EXPIRY_WARNING_DAYS = (30, 7)

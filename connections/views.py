@@ -20,6 +20,9 @@ from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefus
 from connections.models import Connection
 from connections.redirects import safe_next_path
 from connections.selectors import connection_for_sign_in, connections_for_email
+from connections.setup_links import link_actor_label, setup_link_record_test
+from connections.setup_views import SESSION_KEY as SETUP_SESSION_KEY
+from connections.setup_views import link_for_test
 from connections.sign_in import (
     FINISH_COOKIE,
     acs_receive,
@@ -58,12 +61,9 @@ def _refused(
         request.resolver_match.url_name.removeprefix("sso-") if request.resolver_match else ""
     )
     sign_in_refusal_record(error=error, connection=connection, endpoint=endpoint, context=context)
-    return render(
-        request,
-        "sso/error.html",
-        {"code": error.code, "message": error.message, "connection": connection},
-        status=error.http_status,
-    )
+    context = {"code": error.code, "message": error.message, "connection": connection,
+               "setup_in_progress": SETUP_SESSION_KEY in request.session}  # fmt: skip
+    return render(request, "sso/error.html", context, status=error.http_status)
 
 
 def _connection_or_refuse(name: str) -> Connection:
@@ -199,10 +199,16 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
             else None
         )
         if record.test_login:
-            report = sign_in_test_report(record=record, browser_secret=browser_secret)
-            page = render(
-                request, "sso/test_result.html", {"connection": connection, "report": report}
+            link = link_for_test(request, connection)
+            report = sign_in_test_report(
+                record=record,
+                browser_secret=browser_secret,
+                actor_label=link_actor_label(link) if link else "",
             )
+            if link is not None:
+                setup_link_record_test(link=link, report=report)
+            context = {"connection": connection, "report": report, "setup_link": link}
+            page = render(request, "sso/test_result.html", context)
             return _forget_cookies(page, connection, record)
 
         signed_in = request.user if request.user.is_authenticated else None

@@ -24,6 +24,13 @@ class Refused(CommandError):
         super().__init__(message, returncode=EXIT_REFUSED)
 
 
+class Usage(CommandError):
+    """Options that do not go together (argparse cannot say so itself): exit status 2."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, returncode=EXIT_USAGE)
+
+
 class SubcommandCommand(BaseCommand):
     """A command with sub-commands (``connection create``, ``connection list``...).
 

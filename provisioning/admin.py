@@ -164,14 +164,22 @@ class ProvisioningUserAdmin(UserAdmin):
 
     actions = [*UserAdmin.actions, "deprovision", "reactivate"]
 
-    @admin.action(description="Deprovision selected users (sign out everywhere, revoke tokens)")
+    def has_deprovision_permission(self, request) -> bool:
+        # Its own permission, not change_user: the Support group ends access without being able
+        # to edit who is staff or superuser.
+        return request.user.has_perm("accounts.deprovision_user")
+
+    @admin.action(
+        description="Deprovision selected users (sign out everywhere, revoke tokens)",
+        permissions=["deprovision"],
+    )
     def deprovision(self, request, queryset) -> None:
         users = [user for user in queryset if user.is_active and user.company_id]
         for user in users:
             user_deprovision(user=user, acting_user=request.user, reason="admin action")
         self.message_user(request, f"Deprovisioned {len(users)} user(s).")
 
-    @admin.action(description="Reactivate selected users")
+    @admin.action(description="Reactivate selected users", permissions=["deprovision"])
     def reactivate(self, request, queryset) -> None:
         users = [user for user in queryset if not user.is_active]
         for user in users:
@@ -192,7 +200,21 @@ class ProvisioningConnectionAdmin(ConnectionAdmin):
     )
     actions = [*ConnectionAdmin.actions, "issue_scim_token"]
 
-    @admin.action(description="Issue a SCIM token for each selected connection (shown once)")
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.has_perm("provisioning.view_scimtoken"):
+            return fieldsets
+        # Staff without access to credentials (the Support group) see no trace of them.
+        return [fs for fs in fieldsets if fs[0] != "Provisioning credentials"]
+
+    def has_issue_scim_token_permission(self, request) -> bool:
+        # The token is shown once to whoever issues it: only those who may hold a secret.
+        return request.user.has_perm("provisioning.add_scimtoken")
+
+    @admin.action(
+        description="Issue a SCIM token for each selected connection (shown once)",
+        permissions=["issue_scim_token"],
+    )
     def issue_scim_token(self, request, queryset):
         issued = [
             scim_token_issue(

@@ -176,7 +176,10 @@ def test_adding_a_connection_without_a_certificate_is_refused(staff_client, acme
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert errors["certificate_file"] == ["A signing certificate is required."]
+    assert errors["certificate_file"] == [
+        "A signing certificate is required (or the IdP's metadata; a draft may start without "
+        "either)."
+    ]
     assert _counts() == before
 
 

@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import user_find_for_sign_in
+from accounts.selectors import team_lookup, user_find_for_sign_in
 from audit.models import Severity
 from audit.services import audit_record, refusal_tally
 from connections.attributes import map_identity
@@ -23,10 +23,11 @@ from connections.exceptions import (
 )
 from connections.models import (
     Connection,
+    Provisioning,
     VerifiedSignIn,
 )
 from connections.sign_in.common import require_usable, secret_hash
-from connections.sign_in.identity import saml_user_resolve
+from connections.sign_in.identity import jit_role, saml_user_resolve
 from core.untrusted import clip, clip_fields
 
 
@@ -91,16 +92,20 @@ def sign_in_complete(*, record: VerifiedSignIn, browser_secret: str | None) -> U
     return user
 
 
-def sign_in_test_report(*, record: VerifiedSignIn, browser_secret: str | None) -> dict:
-    """A staff member's test login: every check of a real sign-in, and what would happen to the
-    user, without signing anyone in or keeping any change."""
+def sign_in_test_report(
+    *, record: VerifiedSignIn, browser_secret: str | None, actor_label: str = ""
+) -> dict:
+    """A test login (a staff member's, or a customer's admin through a setup link): every check
+    of a real sign-in, how the attributes map and what would happen to the user, without signing
+    anyone in or keeping any change."""
     with transaction.atomic():
         VerifiedSignIn.objects.filter(pk=record.pk).delete()
     _check_browser_binding(record, browser_secret)
-    report = {"identity": record.identity, "outcome": "", "error_code": ""}
+    report = {"identity": record.identity, "outcome": "", "error_code": "", "warnings": []}
     try:
         mapped = sign_in_identity(record)
         report["mapped"] = asdict(mapped)
+        report["warnings"] = mapping_warnings(record.connection, mapped)
         existed = user_find_for_sign_in(email=mapped.email) is not None
         with transaction.atomic():
             user = saml_user_resolve(connection=record.connection, identity=mapped)
@@ -114,9 +119,42 @@ def sign_in_test_report(*, record: VerifiedSignIn, browser_secret: str | None) -
     audit_record(
         action="sso.test_login",
         connection=record.connection,
+        actor_label=actor_label,
         details={"outcome": report["outcome"], "error_code": report["error_code"]},
     )
     return report
+
+
+def mapping_warnings(connection: Connection, mapped) -> list[str]:
+    """What in the attributes will not do what the IdP's admin probably meant."""
+    warnings = []
+    role, known = jit_role(mapped.role)
+    if not known:
+        warnings.append(
+            f"userType '{mapped.role}' is not a role (admin, department_admin, manager, sender): "
+            f"the person would get '{role}'."
+        )
+    default = connection.default_team.name if connection.default_team else None
+    if mapped.team:
+        exact, near_miss = team_lookup(company=connection.company, name=mapped.team)
+        if exact is None:
+            hint = (
+                f" Did you mean '{near_miss.name}'? Team names must match exactly."
+                if near_miss
+                else ""
+            )
+            fallback = (
+                f" The person would join the default team '{default}'."
+                if connection.provisioning == Provisioning.JIT and default
+                else " The person would join no team."
+            )
+            warnings.append(f"division '{mapped.team}' matches no team.{hint}{fallback}")
+    elif connection.provisioning == Provisioning.JIT:
+        warnings.append(
+            "No division was sent: the person would join "
+            + (f"the default team '{default}'." if default else "no team.")
+        )
+    return warnings
 
 
 def sign_in_discard(*, record: VerifiedSignIn) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from connections.exceptions import ConnectionDisabled
 from connections.models import (
     Connection,
     PendingAuthnRequest,
@@ -31,6 +32,12 @@ def sign_in_start(
     *, connection: Connection, next_path: str | None, test_login: bool = False
 ) -> StartedSignIn:
     require_usable(connection, test_login=test_login)
+    if not connection.sign_on_url:
+        # A draft still waiting for its IdP's details (a setup link fills them in).
+        raise ConnectionDisabled(
+            "This connection is not set up yet: its identity provider's details are missing.",
+            extra={"status": connection.status, "reason": "no sign-on URL"},
+        )
     request_id, redirect_url = saml_adapter().authn_request_redirect(connection)
     browser_secret = secrets.token_urlsafe(32)
     PendingAuthnRequest.objects.create(

@@ -1,4 +1,4 @@
-"""accounts 0005 gives existing users their keys, and settles identities the old LOWER() let
+"""accounts 0006 gives existing users their keys, and settles identities the old LOWER() let
 exist twice: the older row keeps the key, the newer one is set aside and named in a warning."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE = [("accounts", "0004_username_always_set"), ("audit", "0001_initial")]
-AFTER = [("accounts", "0005_identity_keys")]
+BEFORE = [("accounts", "0005_deprovision_permission"), ("audit", "0001_initial")]
+AFTER = [("accounts", "0006_identity_keys")]
 
 
 def _migrate(targets):

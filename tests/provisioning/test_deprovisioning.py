@@ -567,6 +567,7 @@ def test_every_beat_job_names_a_registered_task():
         "provisioning.tasks.deprovisioning_sweep",
         "connections.tasks.certificates_expiry_check",
         "connections.tasks.saml_state_cleanup",
+        "connections.tasks.metadata_refresh_all",
     }
     for entry in schedule.values():
         assert entry["task"] in celery_app.tasks, entry["task"]

@@ -4,6 +4,14 @@ from pathlib import Path
 from typing import Any
 
 from accounts.selectors import company_find, team_lookup
+from connections.idp_metadata import parse_idp_metadata
+from connections.metadata import (
+    connection_apply_metadata,
+    connection_create_from_metadata,
+    connection_refresh_metadata,
+    is_url,
+    metadata_from_url,
+)
 from connections.models import ConnectionStatus, Provisioning
 from connections.selectors import (
     certificate_describe,
@@ -17,26 +25,49 @@ from connections.services import (
     connection_create,
     connection_set_status,
 )
-from core.commands import Refused, SubcommandCommand
+from connections.setup_links import DEFAULT_DAYS, setup_link_issue, setup_link_revoke
+from core.commands import Refused, SubcommandCommand, Usage
 
 
-def _read_certificate(path: str) -> bytes:
+def _read_file(path: str, what: str) -> bytes:
     try:
         return Path(path).read_bytes()
     except OSError as error:
-        raise Refused(f"Cannot read the certificate file {path}: {error.strerror}.") from None
+        raise Refused(f"Cannot read the {what} file {path}: {error.strerror}.") from None
+
+
+def _read_certificate(path: str) -> bytes:
+    return _read_file(path, "certificate")
+
+
+def _load_metadata(source: str, entity_id: str | None):
+    """(metadata, URL or "" for a file) from a URL or a file path."""
+    if is_url(source):
+        return metadata_from_url(source.strip(), entity_id=entity_id), source.strip()
+    return parse_idp_metadata(_read_file(source, "metadata"), entity_id=entity_id), ""
 
 
 class Command(SubcommandCommand):
     help = "Manage SAML connections."
 
     def add_subcommands(self, subparsers: Any) -> None:
-        create = subparsers.add_parser("create", help="Create an active connection.")
+        create = subparsers.add_parser(
+            "create",
+            help="Create an active connection from --sign-on-url and --cert, or from --metadata; "
+            "or a draft (--draft) that the customer completes through a setup link.",
+        )
         create.add_argument("name")
         create.add_argument("--company", required=True, metavar="SLUG")
-        create.add_argument("--sign-on-url", required=True, metavar="URL")
-        create.add_argument("--cert", required=True, metavar="FILE", help="PEM, DER or base64.")
+        create.add_argument("--sign-on-url", metavar="URL")
+        create.add_argument("--cert", metavar="FILE", help="PEM, DER or base64.")
         create.add_argument("--issuer", default="", metavar="ENTITY_ID")
+        create.add_argument(
+            "--metadata", metavar="FILE_OR_URL", help="The IdP's metadata (a file or its URL)."
+        )
+        create.add_argument(
+            "--entity-id", metavar="ID", help="Which IdP, when the metadata describes several."
+        )
+        create.add_argument("--draft", action="store_true", help="The name only, for a setup link.")
         create.add_argument("--provisioning", choices=Provisioning.values, default=Provisioning.JIT)
         create.add_argument("--default-team", metavar="TEAM")
         create.add_argument("--no-idp-initiated", action="store_true")
@@ -52,6 +83,29 @@ class Command(SubcommandCommand):
         rotate.add_argument("name")
         rotate.add_argument("--cert", required=True, metavar="FILE")
 
+        imported = subparsers.add_parser(
+            "import-metadata",
+            help="Take the IdP's sign-on URL, issuer and certificates from "
+            "its metadata (a URL is kept and refreshed daily).",
+        )
+        imported.add_argument("name")
+        imported.add_argument("source", metavar="FILE_OR_URL")
+        imported.add_argument("--entity-id", metavar="ID")
+
+        refresh = subparsers.add_parser(
+            "refresh-metadata", help="Fetch the connection's metadata URL again and apply it."
+        )
+        refresh.add_argument("name")
+
+        link = subparsers.add_parser(
+            "setup-link",
+            help="A link for the customer's IT admin to complete a draft connection (the link "
+            "alone on stdout); --revoke revokes it.",
+        )
+        link.add_argument("name")
+        link.add_argument("--days", type=int, default=DEFAULT_DAYS, metavar="N")
+        link.add_argument("--revoke", action="store_true")
+
         for action in ("enable", "disable"):
             subparsers.add_parser(action, help=f"{action.capitalize()} a connection.").add_argument(
                 "name"
@@ -63,6 +117,23 @@ class Command(SubcommandCommand):
         check.add_argument("--within-days", type=int, default=30, metavar="N")
 
     def handle_create(self, **options: Any) -> None:
+        manual = options["sign_on_url"] is not None or options["cert"] is not None
+        if options["draft"] and (manual or options["metadata"] or options["issuer"]):
+            raise Usage(
+                "--draft takes the name and company only; the rest comes from the setup link."
+            )
+        if options["metadata"] and (manual or options["issuer"]):
+            raise Usage(
+                "--metadata replaces --sign-on-url, --cert and --issuer; give one or the other."
+            )
+        if options["entity_id"] and not options["metadata"]:
+            raise Usage("--entity-id goes with --metadata.")
+        if (
+            not options["draft"]
+            and not options["metadata"]
+            and not (options["sign_on_url"] and options["cert"])
+        ):
+            raise Usage("Give --sign-on-url and --cert, or --metadata FILE_OR_URL, or --draft.")
         company = company_find(slug=options["company"])
         if company is None:
             raise Refused(f"No company has the slug '{options['company']}'.")
@@ -71,20 +142,81 @@ class Command(SubcommandCommand):
             default_team, _near_miss = team_lookup(company=company, name=options["default_team"])
             if default_team is None:
                 raise Refused(f"{company.slug} has no team named '{options['default_team']}'.")
-        connection = connection_create(
-            company=company,
-            name=options["name"],
-            sign_on_url=options["sign_on_url"],
-            certificate_data=_read_certificate(options["cert"]),
-            idp_entity_id=options["issuer"],
-            provisioning=options["provisioning"],
-            default_team=default_team,
-            allow_idp_initiated=not options["no_idp_initiated"],
-            status=ConnectionStatus.ACTIVE,
+        common = {
+            "company": company,
+            "name": options["name"],
+            "provisioning": options["provisioning"],
+            "default_team": default_team,
+            "allow_idp_initiated": not options["no_idp_initiated"],
+            "actor_label": self.actor_label,
+        }
+        if options["metadata"]:
+            metadata, url = _load_metadata(options["metadata"], options["entity_id"])
+            connection = connection_create_from_metadata(
+                metadata=metadata, metadata_url=url, status=ConnectionStatus.ACTIVE, **common
+            )
+        elif options["draft"]:
+            connection = connection_create(
+                sign_on_url="", certificate_data=None, status=ConnectionStatus.DRAFT, **common
+            )
+        else:
+            connection = connection_create(
+                sign_on_url=options["sign_on_url"],
+                certificate_data=_read_certificate(options["cert"]),
+                idp_entity_id=options["issuer"],
+                status=ConnectionStatus.ACTIVE,
+                **common,
+            )
+        self.stdout.write(
+            f"Created connection {connection.name} for {company.slug} ({connection.status})."
+        )
+        if options["draft"]:
+            self.stdout.write(f"Next: manage.py connection setup-link {connection.name}")
+        self._write_sp_values(connection_describe(connection))
+
+    def handle_import_metadata(
+        self, *, name: str, source: str, entity_id: str | None, **_: Any
+    ) -> None:
+        connection = connection_get(name=name)
+        metadata, url = _load_metadata(source, entity_id)
+        changes = connection_apply_metadata(
+            connection=connection,
+            metadata=metadata,
+            metadata_url=url,
+            source="import",
             actor_label=self.actor_label,
         )
-        self.stdout.write(f"Created connection {connection.name} for {company.slug} (active).")
-        self._write_sp_values(connection_describe(connection))
+        self._write_changes(connection.name, changes)
+        if url:
+            self.stdout.write(f"{connection.name} will refresh its metadata from {url} daily.")
+
+    def handle_refresh_metadata(self, *, name: str, **_: Any) -> None:
+        connection = connection_get(name=name)
+        changes = connection_refresh_metadata(connection=connection, actor_label=self.actor_label)
+        self._write_changes(connection.name, changes)
+
+    def handle_setup_link(self, *, name: str, days: int, revoke: bool, **_: Any) -> None:
+        connection = connection_get(name=name)
+        if revoke:
+            count = setup_link_revoke(connection=connection, actor_label=self.actor_label)
+            self.stdout.write(
+                f"Revoked {count} setup link(s) of {connection.name}."
+                if count
+                else f"{connection.name} has no live setup link."
+            )
+            return
+        issued = setup_link_issue(connection=connection, days=days, actor_label=self.actor_label)
+        self.stdout.write(issued.url)
+        self.stderr.write(
+            f"Send this link to the customer's IT admin; it works for {days} day(s) "
+            f"(until {issued.link.expires_at:%Y-%m-%d %H:%M} UTC) and replaces any earlier one."
+        )
+
+    def _write_changes(self, name: str, changes) -> None:
+        if not changes.any:
+            self.stdout.write(f"{name}: the metadata matches the connection; nothing changed.")
+        for line in changes.lines():
+            self.stdout.write(f"{name}: {line}")
 
     def handle_list(self, *, json: bool, **_: Any) -> None:
         rows = [connection_describe(c) for c in connection_list()]
@@ -109,7 +241,8 @@ class Command(SubcommandCommand):
             self.write_json(data)
             return
         for key in ("name", "company", "status", "provisioning", "sign_on_url", "idp_entity_id",
-                    "observed_idp_entity_id", "default_team", "allow_idp_initiated"):  # fmt: skip
+                    "observed_idp_entity_id", "metadata_url", "default_team",
+                    "allow_idp_initiated"):  # fmt: skip
             self.stdout.write(
                 f"{key + ':':<24} {data[key] if data[key] not in ('', None) else '-'}"
             )

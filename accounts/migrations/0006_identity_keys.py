@@ -54,7 +54,7 @@ def fill_keys(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("accounts", "0004_username_always_set"),
+        ("accounts", "0005_deprovision_permission"),
         ("audit", "0001_initial"),
     ]
 
