@@ -7,6 +7,7 @@ from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
 
 from accounts.models import Company, Domain, Team, User
 from audit.services import audit_record
+from core.admin import PermittedActionsMixin
 
 
 class DomainInline(admin.TabularInline):
@@ -132,7 +133,7 @@ class UserChangeForm(IdentityKeysUniqueMixin, DjangoUserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PermittedActionsMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("email",)

@@ -27,6 +27,7 @@ from connections.sign_in import (
     FINISH_COOKIE,
     acs_receive,
     binding_cookie_name,
+    may_test_login,
     sign_in_complete,
     sign_in_discard,
     sign_in_identity,
@@ -133,11 +134,7 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
     connection = None
     try:
         connection = _connection_or_refuse(name)
-        test_login = (
-            request.GET.get("test") == "1"
-            and request.user.is_authenticated
-            and request.user.is_staff
-        )
+        test_login = request.GET.get("test") == "1" and may_test_login(request.user)
         started = sign_in_start(
             connection=connection, next_path=request.GET.get("next"), test_login=test_login
         )
