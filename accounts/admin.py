@@ -67,9 +67,22 @@ class TeamAdmin(admin.ModelAdmin):
 
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
+    """Domains are checked by ``Domain.clean`` here too (a move to another company cannot take
+    the people who have emails in it), and audited."""
+
     list_display = ("domain", "company")
     search_fields = ("domain", "company__slug")
     list_select_related = ("company",)
+
+    def save_model(self, request, obj, form, change) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            action="domain.changed" if change else "domain.added",
+            company=obj.company,
+            actor=request.user,
+            target=obj.domain,
+            details={"fields": form.changed_data},
+        )
 
 
 class TeamListFilter(admin.SimpleListFilter):
