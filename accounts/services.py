@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
@@ -184,6 +185,35 @@ def user_update(
         details={"changes": diff},
     )
     return user
+
+
+@transaction.atomic
+def staff_login_set(
+    *, email: str, password: str, group: str, actor_label: str = ""
+) -> tuple[User, bool]:
+    """A staff login (of no company) in ``group``, with ``password``: made on the first call, its
+    password replaced on each later one (``manage.py demo``'s support login). Returns (user,
+    created). An email that is anyone else's (a company user, a superuser) is refused untouched."""
+    email = normalize_email(email)
+    staff_group = Group.objects.filter(name=group).first()
+    if staff_group is None:
+        raise ValidationFailed(f"There is no group {group!r}: run the migrations first.")
+    user = User.objects.select_for_update().filter(email=email).first()
+    if user is not None and (user.company_id or not user.is_staff or user.is_superuser):
+        raise Conflict(f"{email} is already someone else's login; it is left unchanged.")
+    created = user is None
+    if created:
+        user = validated(User(email=email, is_staff=True), exclude=["password"])
+    user.set_password(password)
+    user.save()
+    user.groups.add(staff_group)
+    audit_record(
+        action="user.created" if created else "user.password_set",
+        actor_label=actor_label,
+        target=email,
+        details={"staff": True, "group": group},
+    )
+    return user, created
 
 
 @transaction.atomic

@@ -39,6 +39,12 @@ BASE_URL = read_url(
     require_https=not DEBUG,
 )
 
+# The bundled development IdP (connections/dev_idp.py): served only in debug. Deliberately not read
+# from the environment, so no deployment can switch it on; the end-to-end tests (tests/e2e/) turn
+# it on for their live server, and serve it from another site (DEV_IDP_ORIGIN), as a real IdP is.
+DEV_IDP_ENABLED = DEBUG
+DEV_IDP_ORIGIN: str | None = None  # None: BASE_URL
+
 SAML_CLOCK_SKEW_SECONDS = read_int("SAML_CLOCK_SKEW_SECONDS", default=120, minimum=0, maximum=900)
 
 # Hosts whose IdP metadata URL may resolve to a private address or use plain http (in-house

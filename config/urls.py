@@ -12,6 +12,7 @@ admin.site.site_title = "SSO admin"
 
 urlpatterns = [
     path("", sso_views.home, name="home"),
+    path("favicon.ico", sso_views.favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("sso/", include("connections.urls")),
     path("scim/v2/", include("provisioning.scim.urls")),

@@ -1,8 +1,10 @@
 """The bundled development IdP: an Okta stand-in for `make run` and `manage.py demo`.
 
-Served only with DJANGO_DEBUG on (a 404 otherwise). It signs real SAML responses with a key made
-at run time under var/dev-idp/ (never committed), with pysaml2's IdP side (dev_idp_saml.py), and
-posts them to the connection's ACS, where they go through every production check.
+Served only with DJANGO_DEBUG on (``DEV_IDP_ENABLED``; a 404 otherwise). It signs real SAML
+responses with a key made at run time under var/dev-idp/ (never committed), with pysaml2's IdP side
+(dev_idp_saml.py), and posts them to the connection's ACS, where they go through every production
+check. It answers for every connection whose sign-on URL is its own (``dev_idp_sso_url()``), with
+four people in the email domain of that connection's company.
 """
 
 from __future__ import annotations
@@ -30,20 +32,23 @@ SSO_PATH = "/dev-idp/sso/"
 
 @dataclass(frozen=True)
 class Persona:
-    email: str
+    local_part: str
     first: str
     last: str
     user_type: str | None
     division: str | None
     note: str
 
+    def email(self, domain: str) -> str:
+        return f"{self.local_part}@{domain}"
+
 
 DEMO_DOMAIN = "demo.example"
 PERSONAS = (
-    Persona(f"ada@{DEMO_DOMAIN}", "Ada", "Admin", "admin", "Sales", "admin in Sales"),
-    Persona(f"max@{DEMO_DOMAIN}", "Max", "Manager", "manager", "Marketing", "manager in Marketing"),
+    Persona("ada", "Ada", "Admin", "admin", "Sales", "admin in Sales"),
+    Persona("max", "Max", "Manager", "manager", "Marketing", "manager in Marketing"),
     Persona(
-        f"sam@{DEMO_DOMAIN}",
+        "sam",
         "Sam",
         "Sender",
         None,
@@ -51,7 +56,7 @@ PERSONAS = (
         "no userType, no division: sender, default team",
     ),
     Persona(
-        f"uma@{DEMO_DOMAIN}",
+        "uma",
         "Uma",
         "Unknown",
         "superuser",
@@ -65,8 +70,17 @@ def dev_idp_dir() -> Path:
     return Path(settings.BASE_DIR) / "var" / "dev-idp"
 
 
+def _origin() -> str:
+    return settings.DEV_IDP_ORIGIN or settings.BASE_URL
+
+
+def dev_idp_sso_url() -> str:
+    """The sign-on URL a connection gives to use this IdP."""
+    return f"{_origin()}{SSO_PATH}"
+
+
 def dev_idp_entity_id() -> str:
-    return f"{settings.BASE_URL}/dev-idp/metadata/"
+    return f"{_origin()}/dev-idp/metadata/"
 
 
 def dev_idp_keypair() -> tuple[Path, Path]:
@@ -105,18 +119,18 @@ def _server_options(connection: Connection) -> dict:
     key_path, cert_path = dev_idp_keypair()
     return {
         "entity_id": dev_idp_entity_id(),
-        "sso_url": f"{settings.BASE_URL}{SSO_PATH}",
+        "sso_url": dev_idp_sso_url(),
         "key_path": str(key_path),
         "cert_path": str(cert_path),
         "connection": connection,
     }
 
 
-def _attributes(persona: Persona) -> dict[str, list[str]]:
+def _attributes(persona: Persona, email: str) -> dict[str, list[str]]:
     """The guide's attribute statement (user_name, email, givenName, familyName, userType, division)."""
     values = {
-        "user_name": persona.email,
-        "email": persona.email,
+        "user_name": email,
+        "email": email,
         "givenName": persona.first,
         "familyName": persona.last,
         "userType": persona.user_type,
@@ -125,27 +139,33 @@ def _attributes(persona: Persona) -> dict[str, list[str]]:
     return {name: [value] for name, value in values.items() if value}
 
 
-def _require_debug() -> None:
-    if not settings.DEBUG:
+def _require_enabled() -> None:
+    if not settings.DEV_IDP_ENABLED:
         raise Http404("The development IdP is served only with DJANGO_DEBUG on.")
 
 
-def _connections():
-    return connections_signing_on_at(url=f"{settings.BASE_URL}{SSO_PATH}")
+def _people(connection: Connection) -> list[tuple[Persona, str]]:
+    """The personas with emails in the connection's company's (first) domain, so that a connection
+    set up against this IdP for any company signs its own people in."""
+    domain = connection.company.domains.first()
+    return [
+        (persona, persona.email(domain.domain if domain else DEMO_DOMAIN)) for persona in PERSONAS
+    ]
 
 
 @csrf_exempt  # a stand-in for a foreign IdP: its form posts carry no session of ours
 @require_http_methods(["GET", "POST"])
 def sso(request: HttpRequest) -> HttpResponse:
     """SP-initiated (GET with SAMLRequest) and IdP-initiated (GET without): pick a persona."""
-    _require_debug()
+    _require_enabled()
     # Imported here, not at the top: pysaml2 takes about a second to import, and config.urls
     # imports this module for every management command that loads the URLs.
     from connections import dev_idp_saml
 
-    connections = list(_connections())
+    connections = list(connections_signing_on_at(url=dev_idp_sso_url()).select_related("company"))
     if request.method == "GET":
-        context = {"personas": PERSONAS, "connections": connections, "request_info": None}
+        choices = [{"connection": c, "people": _people(c)} for c in connections]
+        context = {"choices": choices, "connections": connections, "request_info": None}
         saml_request = request.GET.get("SAMLRequest")
         if saml_request:
             # Which connection asked: the one whose SP entity ID issued the request.
@@ -162,12 +182,14 @@ def sso(request: HttpRequest) -> HttpResponse:
         return render(request, "dev_idp/choose.html", context)
 
     connection = next((c for c in connections if c.name == request.POST.get("connection")), None)
-    persona = next((p for p in PERSONAS if p.email == request.POST.get("persona")), None)
-    if connection is None or persona is None:
+    chosen = request.POST.get("persona")
+    person = next((p for p in _people(connection) if p[1] == chosen), None) if connection else None
+    if person is None:
         raise Http404("Unknown connection or persona.")
+    persona, email = person
     xml = dev_idp_saml.dev_idp_response(
-        email=persona.email,
-        attributes=_attributes(persona),
+        email=email,
+        attributes=_attributes(persona, email),
         in_response_to=request.POST.get("in_response_to") or None,
         **_server_options(connection),
     )

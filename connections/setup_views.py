@@ -2,7 +2,10 @@
 
 ``/setup/<token>/`` checks the token once, remembers the link in the browser's session and
 redirects to ``/setup/``, so the token leaves the address bar and the history, and never goes
-out in a Referer (the pages also send ``Referrer-Policy: no-referrer``). Every page then takes the
+out in a Referer (the token URL is only ever a redirect, never a page; the pages send
+``Referrer-Policy: same-origin``, so no other site gets a Referer either). Not ``no-referrer``:
+with it, browsers send ``Origin: null`` on the pages' form posts, and Django's CSRF check refuses
+them (tests/e2e/test_setup_link.py saw it in Chromium). Every page then takes the
 connection from the link, never from the request, and checks the link again: expired, revoked or
 used links stop at once. Forms carry Django's CSRF token.
 """
@@ -45,7 +48,7 @@ IDPS = (
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 

@@ -9,8 +9,14 @@ from django.conf import settings
 from django.contrib.auth import login as django_login
 from django.contrib.auth import logout as django_logout
 from django.core.exceptions import RequestDataTooBig
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    HttpResponseRedirect,
+)
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -72,6 +78,13 @@ def _connection_or_refuse(name: str) -> Connection:
     if connection is None:
         raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
     return connection
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponse:
+    """Browsers ask every site for /favicon.ico (also on the admin and JSON pages): a 404 there is
+    an error in every visitor's console."""
+    return HttpResponsePermanentRedirect(static("connections/favicon.svg"))
 
 
 @require_GET
