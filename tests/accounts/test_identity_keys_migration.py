@@ -7,7 +7,9 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# serialized_rollback: the flush after this test then leaves the content types to the next
+# serialized test (the end-to-end ones restore the database that way).
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 BEFORE = [("accounts", "0005_deprovision_permission"), ("audit", "0001_initial")]
 AFTER = [("accounts", "0006_identity_keys")]
