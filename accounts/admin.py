@@ -24,21 +24,38 @@ class TeamInline(admin.TabularInline):
     readonly_fields = ("created_at",)
 
 
-@admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "created_at")
-    search_fields = ("slug", "name", "domains__domain")
-    inlines = [DomainInline, TeamInline]
+class AuditedSaveMixin:
+    """A save in the admin writes ``<audit_noun>.<created or changed>`` with the fields changed,
+    like the services do."""
+
+    audit_noun = ""
+    audit_created = "created"
+
+    def audit_subject(self, obj) -> tuple[Company | None, str]:
+        """(the company the event belongs to, its target)."""
+        raise NotImplementedError
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
+        company, target = self.audit_subject(obj)
         audit_record(
-            action="company.changed" if change else "company.created",
-            company=obj,
+            action=f"{self.audit_noun}.{'changed' if change else self.audit_created}",
+            company=company,
             actor=request.user,
-            target=obj.slug,
+            target=target,
             details={"fields": form.changed_data},
         )
+
+
+@admin.register(Company)
+class CompanyAdmin(AuditedSaveMixin, admin.ModelAdmin):
+    list_display = ("slug", "name", "created_at")
+    search_fields = ("slug", "name", "domains__domain")
+    inlines = [DomainInline, TeamInline]
+    audit_noun = "company"
+
+    def audit_subject(self, obj: Company) -> tuple[Company | None, str]:
+        return obj, obj.slug
 
     def save_formset(self, request, form, formset, change) -> None:
         """Domains added here were checked by ``Domain.clean`` (normalized, and never another
@@ -66,23 +83,17 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(AuditedSaveMixin, admin.ModelAdmin):
     """Domains are checked by ``Domain.clean`` here too (a move to another company cannot take
-    the people who have emails in it), and audited."""
+    the people who have emails in it), and audited like ``domain_add``."""
 
     list_display = ("domain", "company")
     search_fields = ("domain", "company__slug")
     list_select_related = ("company",)
+    audit_noun, audit_created = "domain", "added"
 
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(
-            action="domain.changed" if change else "domain.added",
-            company=obj.company,
-            actor=request.user,
-            target=obj.domain,
-            details={"fields": form.changed_data},
-        )
+    def audit_subject(self, obj: Domain) -> tuple[Company | None, str]:
+        return obj.company, obj.domain
 
 
 class TeamListFilter(admin.SimpleListFilter):
@@ -146,7 +157,7 @@ class UserChangeForm(IdentityKeysUniqueMixin, DjangoUserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(PermittedActionsMixin, DjangoUserAdmin):
+class UserAdmin(PermittedActionsMixin, AuditedSaveMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("email",)
@@ -204,12 +215,7 @@ class UserAdmin(PermittedActionsMixin, DjangoUserAdmin):
         ),
     )
 
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(
-            action="user.changed" if change else "user.created",
-            company=obj.company,
-            actor=request.user,
-            target=obj.email,
-            details={"fields": form.changed_data},
-        )
+    audit_noun = "user"
+
+    def audit_subject(self, obj: User) -> tuple[Company | None, str]:
+        return obj.company, obj.email
