@@ -122,11 +122,14 @@ def domain_claim_problem(*, company_id: int | None, domain: str, pk: int | None 
     ).order_by("pk")
     if company_id is not None:
         outsiders = outsiders.exclude(company_id=company_id)
-    taken = []
-    for user in outsiders.only("pk", "email", "email_key"):
-        holder = others.holding(email_domain(user.email_key))
-        if holder is None or len(holder.domain) <= len(domain):
-            taken.append(user.email)
+    taken, covered = [], {}  # covered: by a held domain more specific than this one
+    for email, key in outsiders.values_list("email", "email_key"):
+        at = email_domain(key)
+        if at not in covered:
+            holder = others.holding(at)
+            covered[at] = holder is not None and len(holder.domain) > len(domain)
+        if not covered[at]:
+            taken.append(email)
     if taken:
         return (
             f"{len(taken)} user(s) outside this company have an email at {domain} "

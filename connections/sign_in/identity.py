@@ -3,8 +3,8 @@
 The rules, in order: an email in a domain another company holds is refused, and a company with
 domains signs in only emails in its own (a held domain covers its subdomains, see
 ``DomainQuerySet.holding``); an email of another company's user (or of staff) is refused
-without saying whose it is; a deactivated user stays deactivated; in SCIM mode only a user SCIM created signs in; in JIT mode
-the first login creates the user, and later logins change nothing.
+without saying whose it is; a deactivated user stays deactivated; in SCIM mode only a user SCIM
+created signs in; in JIT mode the first login creates the user, and later logins change nothing.
 """
 
 from __future__ import annotations
