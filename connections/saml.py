@@ -36,6 +36,7 @@ from connections.exceptions import (
     SignInRefused,
 )
 from connections.models import Connection
+from core.untrusted import clip
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +195,7 @@ def verify_response(
 
 
 def _classify(error: Exception) -> SignInRefused:
-    detail = {"reason": f"{type(error).__name__}: {str(error)[:500]}"}
+    detail = {"reason": clip(f"{type(error).__name__}: {error}")}
     logger.info("SAML response refused by pysaml2: %s", detail["reason"])
     if isinstance(error, ResponseLifetimeExceed):
         return SamlExpired(extra=detail)

@@ -10,6 +10,7 @@ from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Company
+from accounts.selectors import email_domain_holder
 from audit.models import AuditEvent
 from connections.models import Connection, ConnectionStatus, SigningCertificate
 from core.exceptions import NotFound
@@ -36,13 +37,14 @@ def connection_for_sign_in(*, name: str) -> Connection | None:
 
 
 def connections_for_email(*, email: str) -> list[Connection]:
-    """The active connections of the company that owns the email's domain."""
-    domain = email.rsplit("@", 1)[-1].strip().lower()
-    if not domain:
+    """The active connections of the company that holds the email's domain (a held domain
+    covers its subdomains: ``accounts.models.DomainQuerySet.holding``)."""
+    holder = email_domain_holder(email=email)
+    if holder is None:
         return []
     return list(
         Connection.objects.filter(
-            company__domains__domain=domain, status=ConnectionStatus.ACTIVE
+            company_id=holder.company_id, status=ConnectionStatus.ACTIVE
         ).order_by("name")
     )
 

@@ -34,6 +34,7 @@ from connections.sign_in import (
     FINISH_COOKIE,
     acs_receive,
     binding_cookie_name,
+    may_test_login,
     sign_in_complete,
     sign_in_discard,
     sign_in_identity,
@@ -43,6 +44,7 @@ from connections.sign_in import (
     sp_metadata_document,
     verified_sign_in_get,
 )
+from core.untrusted import clip_fields
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +69,11 @@ def _refused(
     sign_in: bool = True,
     **context,
 ) -> HttpResponse:
-    logger.info("sign-in refused: %s %s", error.code, error.extra)
-    sign_in_refusal_record(error=error, connection=connection, context=context)
+    logger.info("sign-in refused: %s %s", error.code, clip_fields(error.extra))
+    endpoint = (
+        request.resolver_match.url_name.removeprefix("sso-") if request.resolver_match else ""
+    )
+    sign_in_refusal_record(error=error, connection=connection, endpoint=endpoint, context=context)
     if sign_in:
         sign_in_observe(connection_name=connection.name if connection else "", result=error.code)
     context = {"code": error.code, "message": error.message, "connection": connection,
@@ -79,7 +84,7 @@ def _refused(
 def _connection_or_refuse(name: str) -> Connection:
     connection = connection_for_sign_in(name=name)
     if connection is None:
-        raise ConnectionUnknown(extra={"name": name[:100]})
+        raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
     return connection
 
 
@@ -150,11 +155,7 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
     connection = None
     try:
         connection = _connection_or_refuse(name)
-        test_login = (
-            request.GET.get("test") == "1"
-            and request.user.is_authenticated
-            and request.user.is_staff
-        )
+        test_login = request.GET.get("test") == "1" and may_test_login(request.user)
         started = sign_in_start(
             connection=connection, next_path=request.GET.get("next"), test_login=test_login
         )

@@ -3,10 +3,11 @@ database settling uniqueness (so a race ends in a Conflict, not a 500)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 
 from core.exceptions import Conflict, ValidationFailed
 
@@ -46,3 +47,17 @@ def save_or_conflict(instance: M, conflict_message: str, **save_options: Any) ->
     except IntegrityError:
         raise Conflict(conflict_message) from None
     return instance
+
+
+def advisory_lock(key: str, *, shared: bool = False) -> None:
+    """Hold a lock named ``key`` until the current transaction ends, so that a check and the write
+    it allows cannot interleave with another transaction's check and write on the same key.
+
+    On PostgreSQL this is ``pg_advisory_xact_lock`` (shared ones do not wait for each other, an
+    exclusive one waits for all). SQLite needs none: it lets one transaction write at a time."""
+    if connection.vendor != "postgresql":
+        return
+    number = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [number])  # noqa: S608 - one of two names

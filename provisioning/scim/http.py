@@ -11,6 +11,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from accounts.exceptions import EmailDomainHeld
 from core.exceptions import ApplicationError, Conflict
 from provisioning.scim.errors import (
     InvalidFilter,
@@ -50,6 +51,14 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     retry_after = None
     if isinstance(exc, ScimError):
         error = exc
+    elif isinstance(exc, EmailDomainHeld):
+        # An email in a domain another company holds (accounts: a domain is its holder's
+        # alone). RFC 7644 3.12 gives 409 "uniqueness" to "attribute values already in use or
+        # reserved": this value is reserved for the domain's holder. Not 403 (the token may
+        # write users, just not this value) nor invalidValue (the email is well-formed). The
+        # same answer whether or not the holder has a user with that email, so it reveals
+        # nothing about another company's people.
+        error = Uniqueness(exc.message)
     elif isinstance(exc, Conflict):
         error = Uniqueness(getattr(context.get("view"), "conflict_detail", None) or exc.message)
     elif isinstance(exc, FilterError):
