@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,3 +138,32 @@ def read_fernet_keys(name: str) -> list[str]:
                 'print(Fernet.generate_key().decode())"'
             )
     return keys
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` requests per ``seconds``."""
+
+    count: int
+    seconds: int
+
+    def __str__(self) -> str:
+        unit = {1: "s", 60: "m", 3600: "h"}[self.seconds]
+        return f"{self.count}/{unit}"
+
+
+_RATE = re.compile(r"^([1-9][0-9]{0,8})/([smh])$")
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_rate(name: str, value: str) -> Rate:
+    match = _RATE.match(value.strip())
+    if match is None:
+        raise ImproperlyConfigured(
+            f"{name} must look like N/s, N/m or N/h (N a whole number from 1); got {value!r}"
+        )
+    return Rate(count=int(match.group(1)), seconds=_RATE_UNITS[match.group(2)])
+
+
+def read_rate(name: str, *, default: str) -> Rate:
+    return parse_rate(name, _raw(name) or default)

@@ -6,7 +6,12 @@ class ConnectionsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Every process (web, worker, command) stops here, at start-up, when lxml and the
-        # xmlsec binding do not run the same libxml2 (see connections/saml_crypto.py); and the
-        # deploy checks (manage.py check --deploy) are registered, as Django's are, in ready().
-        from connections import checks, saml_crypto  # noqa: F401 - in ready(): lxml and xmlsec
+        # In ready(), once the apps are loaded (these import models). Every process (web, worker,
+        # command) stops here, at start-up, when lxml and the xmlsec binding do not run the same
+        # libxml2 (see connections/saml_crypto.py); the deploy checks (manage.py check --deploy)
+        # are registered, and the certificate-expiry metric.
+        from connections import checks, saml_crypto  # noqa: F401
+        from connections.metrics import signing_certificate_expiry
+        from core.metrics import collector_register
+
+        collector_register(signing_certificate_expiry)

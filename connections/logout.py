@@ -32,9 +32,10 @@ from lxml import etree
 from accounts.models import User
 from accounts.services import user_sessions_end
 from audit.models import Severity
-from audit.services import audit_record
+from audit.services import audit_record, refusal_tally
 from connections import saml_crypto, saml_messages, saml_sp_crypto
 from connections.exceptions import (
+    ConnectionUnknown,
     SamlDestinationMismatch,
     SamlExpired,
     SamlInResponseToMismatch,
@@ -61,6 +62,7 @@ from connections.saml_inspection import DS, SAML, SAMLP, parse_instant, parse_me
 from connections.sign_in.common import saml_adapter
 from connections.sign_in.receive import algorithm_refused
 from connections.sp_keys import sp_decrypt, sp_request_signer, sp_signing_key_pair
+from core.untrusted import clip, clip_fields
 
 # A logout message is delivered by the browser right after it is issued.
 LOGOUT_MESSAGE_LIFETIME = timedelta(minutes=5)
@@ -195,15 +197,20 @@ def slo_receive(*, connection: Connection, received: Received) -> SloOutcome:
 def logout_refusal_record(
     *, error: SignInRefused, connection: Connection | None, context: dict | None = None
 ) -> None:
-    """The audit event of a refused logout message: the code, and what support needs."""
+    """The audit event of a refused logout message, every value clipped (the message is
+    anyone's); for a connection that does not exist, only a count (``refusal_tally``), as for
+    sign-ins."""
+    if connection is None and isinstance(error, ConnectionUnknown):
+        refusal_tally(code=error.code, endpoint="slo", name=str(error.extra.get("name", "")))
+        return
     audit_record(
         action="sso.logout_refused",
         connection=connection,
         actor_label="idp",
-        target=str(error.extra.get("name_id", ""))[:200],
+        target=clip(str(error.extra.get("name_id", ""))),
         severity=Severity.WARNING,
         error_code=error.code,
-        details={**error.extra, **(context or {})},
+        details=clip_fields({**error.extra, **(context or {})}),
     )
 
 

@@ -22,7 +22,7 @@ from django.test import Client
 from lxml import etree
 
 from accounts.models import UserSession
-from audit.models import AuditEvent
+from audit.models import AuditEvent, RefusalTally
 from connections.models import PendingLogoutRequest, SamlSession, SeenLogoutMessage
 from connections.services import connection_set_status, connection_update
 from provisioning.services import user_deprovision
@@ -398,11 +398,20 @@ def test_one_companys_idp_cannot_sign_another_company_out(slo, globex):
     assert codes == {("globex", "saml_signature_invalid"), ("acme", "saml_unknown_principal")}
 
 
-def test_an_unknown_connection_is_refused(db, client):
+def test_an_unknown_connection_is_refused_and_only_counted(db, client):
     response = client.get("/sso/nope/slo/?SAMLRequest=x")
 
     assert response.status_code == 404
-    assert AuditEvent.objects.get(action="sso.logout_refused").error_code == "connection_unknown"
+    assert '<span class="code">connection_unknown</span>' in response.content.decode()
+    # A made-up name is counted, not stored one request at a time (as for sign-ins).
+    assert not AuditEvent.objects.exists()
+    tally = RefusalTally.objects.get()
+    assert (tally.code, tally.endpoint, tally.name, tally.count) == (
+        "connection_unknown",
+        "slo",
+        "nope",
+        1,
+    )
 
 
 # --- SP-initiated ----------------------------------------------------------------------------
