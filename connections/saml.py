@@ -13,6 +13,10 @@ chooses how the signatures are verified:
   ``xmlsec1`` program on temporary files). Kept selectable so the test suite runs every SAML
   security test through both and proves the in-process path refuses exactly what it refuses.
 
+The in-process path hands lxml's trees to libxmlsec1, so lxml and the xmlsec binding must run
+the same libxml2: the pinned wheels do, and a process where they do not stops at start-up
+(``saml_crypto`` checks it; ``ConnectionsConfig.ready`` imports it).
+
 Two caches, both keyed on the connection's ``updated_at`` (every change of a connection or its
 certificates bumps it): the keys a connection trusts (process-wide, immutable, small) and the
 pysaml2 client of a connection (per thread) for the SP metadata, AuthnRequests and the
