@@ -7,6 +7,7 @@ from django.contrib.auth.forms import UserCreationForm as DjangoUserCreationForm
 
 from accounts.models import Company, Domain, Team, User
 from audit.services import audit_record
+from core.admin import PermittedActionsMixin
 
 
 class DomainInline(admin.TabularInline):
@@ -23,21 +24,54 @@ class TeamInline(admin.TabularInline):
     readonly_fields = ("created_at",)
 
 
-@admin.register(Company)
-class CompanyAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "created_at")
-    search_fields = ("slug", "name", "domains__domain")
-    inlines = [DomainInline, TeamInline]
+class AuditedSaveMixin:
+    """A save in the admin writes ``<audit_noun>.<created or changed>`` with the fields changed,
+    like the services do."""
+
+    audit_noun = ""
+    audit_created = "created"
+
+    def audit_subject(self, obj) -> tuple[Company | None, str]:
+        """(the company the event belongs to, its target)."""
+        raise NotImplementedError
 
     def save_model(self, request, obj, form, change) -> None:
         super().save_model(request, obj, form, change)
+        company, target = self.audit_subject(obj)
         audit_record(
-            action="company.changed" if change else "company.created",
-            company=obj,
+            action=f"{self.audit_noun}.{'changed' if change else self.audit_created}",
+            company=company,
             actor=request.user,
-            target=obj.slug,
+            target=target,
             details={"fields": form.changed_data},
         )
+
+
+@admin.register(Company)
+class CompanyAdmin(AuditedSaveMixin, admin.ModelAdmin):
+    list_display = ("slug", "name", "created_at")
+    search_fields = ("slug", "name", "domains__domain")
+    inlines = [DomainInline, TeamInline]
+    audit_noun = "company"
+
+    def audit_subject(self, obj: Company) -> tuple[Company | None, str]:
+        return obj, obj.slug
+
+    def save_formset(self, request, form, formset, change) -> None:
+        """Domains added here were checked by ``Domain.clean`` (normalized, and never another
+        company's); they are audited like ``domain_add``'s."""
+        super().save_formset(request, form, formset, change)
+        if formset.model is not Domain:
+            return
+        changes = [
+            *(("domain.added", domain) for domain in formset.new_objects),
+            *(("domain.changed", domain) for domain, _fields in formset.changed_objects),
+            *(("domain.removed", domain) for domain in formset.deleted_objects),
+        ]
+        for action, domain in changes:
+            audit_record(
+                action=action, company=form.instance, actor=request.user, target=domain.domain
+            )
 
 
 @admin.register(Team)
@@ -49,10 +83,17 @@ class TeamAdmin(admin.ModelAdmin):
 
 
 @admin.register(Domain)
-class DomainAdmin(admin.ModelAdmin):
+class DomainAdmin(AuditedSaveMixin, admin.ModelAdmin):
+    """Domains are checked by ``Domain.clean`` here too (a move to another company cannot take
+    the people who have emails in it), and audited like ``domain_add``."""
+
     list_display = ("domain", "company")
     search_fields = ("domain", "company__slug")
     list_select_related = ("company",)
+    audit_noun, audit_created = "domain", "added"
+
+    def audit_subject(self, obj: Domain) -> tuple[Company | None, str]:
+        return obj.company, obj.domain
 
 
 class TeamListFilter(admin.SimpleListFilter):
@@ -78,13 +119,35 @@ class TeamListFilter(admin.SimpleListFilter):
         return queryset
 
 
-class UserCreationForm(DjangoUserCreationForm):
+class IdentityKeysUniqueMixin:
+    """The keys an email and a userName are unique by (``email_key``, ``username_key``) are set
+    by ``User.clean`` and are no form fields, so ModelForm does not check them: check them here,
+    or a spelling of a taken email (``ſupport@`` beside ``support@``) would reach the database
+    and fail there. (The model's clean, which every form runs, also applies the domain rule.)"""
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        user = self.instance
+        others = User.objects.exclude(pk=user.pk) if user.pk else User.objects.all()
+        if not self.has_error("email") and others.filter(email_key=user.email_key).exists():
+            self.add_error("email", "A user with this email already exists.")
+        # Without a userName field (the add form) the userName is the email (User.clean).
+        field = "username" if "username" in self.fields else "email"
+        if (
+            user.company_id
+            and not self.has_error(field)
+            and others.filter(company_id=user.company_id, username_key=user.username_key).exists()
+        ):
+            self.add_error(field, "A user of this company already has this userName.")
+
+
+class UserCreationForm(IdentityKeysUniqueMixin, DjangoUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "company", "role", "team")
 
 
-class UserChangeForm(DjangoUserChangeForm):
+class UserChangeForm(IdentityKeysUniqueMixin, DjangoUserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
@@ -94,7 +157,7 @@ class UserChangeForm(DjangoUserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PermittedActionsMixin, AuditedSaveMixin, DjangoUserAdmin):
     form = UserChangeForm
     add_form = UserCreationForm
     ordering = ("email",)
@@ -152,12 +215,7 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
 
-    def save_model(self, request, obj, form, change) -> None:
-        super().save_model(request, obj, form, change)
-        audit_record(
-            action="user.changed" if change else "user.created",
-            company=obj.company,
-            actor=request.user,
-            target=obj.email,
-            details={"fields": form.changed_data},
-        )
+    audit_noun = "user"
+
+    def audit_subject(self, obj: User) -> tuple[Company | None, str]:
+        return obj.company, obj.email

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from oauth2_provider.contrib.rest_framework import OAuth2Authentication, TokenHasScope
+from oauth2_provider.contrib.rest_framework import TokenHasScope
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.authentication import HeaderBearerAuthentication
+
 
 class MeView(APIView):
-    authentication_classes = [OAuth2Authentication]
+    authentication_classes = [HeaderBearerAuthentication]
     permission_classes = [TokenHasScope]
     required_scopes = ["profile"]
 

@@ -9,7 +9,16 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.validators import normalize_email, validate_company_slug, validate_domain
+from accounts.exceptions import EmailDomainHeld
+from accounts.normalize import (
+    domain_normalize,
+    email_domain,
+    email_key,
+    identity_key,
+    normalize_email,
+)
+from accounts.validators import validate_company_slug, validate_domain
+from core.persistence import advisory_lock
 
 
 class Company(models.Model):
@@ -25,18 +34,123 @@ class Company(models.Model):
         return f"{self.name} ({self.slug})"
 
 
+class DomainNameField(models.CharField):
+    """A domain, normalized as it is read from a form or a service (``domain_normalize``), so
+    every spelling of one domain (``ACME.com.``, ``ａｃｍｅ.com``) is stored, and unique, once."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return value
+        try:
+            return domain_normalize(value)
+        except ValueError:
+            return value.strip().lower()  # validate_domain says what is wrong with it
+
+
+def _domain_and_parents(domain: str) -> list[str]:
+    """``a.b.acme.com`` → ``[a.b.acme.com, b.acme.com, acme.com, com]``: the domains that can
+    cover it, most specific first."""
+    labels = domain.split(".")
+    return [".".join(labels[i:]) for i in range(len(labels))]
+
+
+def _domain_family(domain: str) -> str:
+    """The lock key shared by a domain, its parents and its subdomains (their last two labels):
+    a domain claim and the user writes it affects take the same lock."""
+    return "domain-family:" + ".".join(domain.split(".")[-2:])
+
+
+class DomainQuerySet(models.QuerySet):
+    def holding(self, domain: str) -> Domain | None:
+        """The held domain that makes ``domain`` (normalized) a company's: the domain itself or
+        its most specific held parent. Holding acme.com covers sub.acme.com, unless another
+        domain row (of any company) holds sub.acme.com itself."""
+        if not domain:
+            return None
+        candidates = _domain_and_parents(domain)
+        held = {d.domain: d for d in self.filter(domain__in=candidates)}
+        return next((held[c] for c in candidates if c in held), None)
+
+
 class Domain(models.Model):
-    """An email domain the company has proven; unique across the whole system."""
+    """An email domain the company has proven; unique across the whole system, and its holder's
+    alone: no user of another company, and no staff user, has an email in it or in a subdomain
+    (``DomainQuerySet.holding``, ``email_domain_check``)."""
 
     company = models.ForeignKey(Company, on_delete=models.CASCADE, related_name="domains")
-    domain = models.CharField(max_length=253, unique=True, validators=[validate_domain])
+    domain = DomainNameField(max_length=253, unique=True, validators=[validate_domain])
     created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = DomainQuerySet.as_manager()
 
     class Meta:
         ordering = ["domain"]
 
     def __str__(self) -> str:
         return self.domain
+
+    def clean(self) -> None:
+        super().clean()
+        if not self.domain:
+            return
+        # No company yet: a company being created with its domains (the admin's inline).
+        problem = domain_claim_problem(company_id=self.company_id, domain=self.domain, pk=self.pk)
+        if problem:
+            raise ValidationError({"domain": problem}, code="domain_held")
+
+
+def domain_claim_problem(*, company_id: int | None, domain: str, pk: int | None = None) -> str:
+    """Why ``company_id`` (None: a company not saved yet) may not hold ``domain`` (normalized),
+    or "" when it may.
+
+    A claim may not take what is already someone else's: a domain covered by another company's
+    domain, or one in which users outside the company (or staff users) have emails. Run inside
+    the transaction that saves the claim: it takes the lock that user writes in the same domain
+    family take too (``email_domain_check``), so the two cannot slip past each other."""
+    advisory_lock(_domain_family(domain))
+    others = Domain.objects.exclude(pk=pk) if pk else Domain.objects.all()
+    current = others.holding(domain)
+    if current is not None and current.company_id != company_id:
+        if current.domain == domain:
+            return f"The domain {domain} is already claimed."
+        return f"The domain {domain} is covered by {current.domain}, which another company holds."
+    # Users whose email would become this company's: at the domain or a subdomain not covered
+    # by a more specific held domain.
+    outsiders = User.objects.filter(
+        models.Q(email_key__endswith=f"@{domain}") | models.Q(email_key__endswith=f".{domain}")
+    ).order_by("pk")
+    if company_id is not None:
+        outsiders = outsiders.exclude(company_id=company_id)
+    taken, covered = [], {}  # covered: by a held domain more specific than this one
+    for email, key in outsiders.values_list("email", "email_key"):
+        at = email_domain(key)
+        if at not in covered:
+            holder = others.holding(at)
+            covered[at] = holder is not None and len(holder.domain) > len(domain)
+        if not covered[at]:
+            taken.append(email)
+    if taken:
+        return (
+            f"{len(taken)} user(s) outside this company have an email at {domain} "
+            f"(e.g. {taken[0]}): move or change them before the domain is claimed."
+        )
+    return ""
+
+
+def email_domain_check(*, company_id: int | None, email: str) -> None:
+    """The rule that a domain is its holder's alone, for every writer of a user's email or
+    company: raises ``EmailDomainHeld`` when ``email`` is in a domain (or a subdomain of one)
+    that a company other than ``company_id`` holds. Staff users (no company) are outside every
+    company. Services call it before they write; ``User.clean`` calls it for every other writer
+    (admin forms, ``createsuperuser``)."""
+    domain = email_domain(email)
+    if not domain:
+        return
+    advisory_lock(_domain_family(domain), shared=True)
+    holder = Domain.objects.holding(domain)
+    if holder is not None and holder.company_id != company_id:
+        raise EmailDomainHeld(domain)
 
 
 class Team(models.Model):
@@ -104,11 +218,14 @@ class UserManager(BaseUserManager):
         return self.create_user(email, password, **fields)
 
     def get_by_natural_key(self, username: str) -> User:
-        return self.get(email=normalize_email(username))
+        return self.get(email_key=email_key(username))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
     email = models.EmailField(max_length=254, unique=True)
+    # The keys every lookup compares (accounts/normalize.py), set by save(): the database never
+    # folds case itself, so SQLite and PostgreSQL agree with Python.
+    email_key = models.CharField(max_length=512, unique=True, editable=False)
     # The SCIM User id: opaque, so ids reveal nothing about other companies' users.
     scim_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     username = models.CharField(
@@ -116,6 +233,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         blank=True,
         help_text="The IdP's user name (SAML user_name / SCIM userName).",
     )
+    username_key = models.CharField(max_length=1024, editable=False)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     company = models.ForeignKey(
@@ -153,8 +271,8 @@ class User(AbstractBaseUser, PermissionsMixin):
         # to change who is staff or superuser.
         permissions = [("deprovision_user", "Can deprovision and reactivate users")]
         constraints = [
-            # Case-insensitive uniqueness, enforced by the database: every email is stored
-            # lowercased, so the plain unique index on ``email`` covers every spelling.
+            # Emails are shown as stored, lowercased (normalize_email); a raw update cannot
+            # store another spelling. Uniqueness is the unique ``email_key``'s.
             models.CheckConstraint(
                 condition=models.Q(email=Lower("email")),
                 name="user_email_lowercase",
@@ -165,14 +283,16 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="user_team_needs_company",
             ),
             # SCIM userName is case-insensitive and unique within a company (RFC 7643 4.1.1);
-            # the database settles two concurrent creates.
+            # the database settles two concurrent creates, on the key (identity_key) so that
+            # "case-insensitive" means the same in Python, SQLite and PostgreSQL.
             # Every user has a userName (the email unless the IdP sends one: User.clean), so
             # the index is whole and serves every `userName eq` lookup without conditions.
             models.CheckConstraint(condition=~models.Q(username=""), name="user_username_set"),
+            # (Written with F() so that it is a named index on SQLite too, not an autoindex.)
             models.UniqueConstraint(
-                "company",
-                Lower("username"),
-                name="user_username_unique_in_company_ci",
+                models.F("company"),
+                models.F("username_key"),
+                name="user_username_key_unique_in_company",
                 violation_error_message="A user with this userName already exists.",
             ),
         ]
@@ -186,15 +306,44 @@ class User(AbstractBaseUser, PermissionsMixin):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        # What the domain rule was last checked against (see clean()).
+        user._stored_identity = (user.__dict__.get("company_id"), user.__dict__.get("email_key"))
+        return user
+
+    def set_keys(self) -> None:
+        self.email_key = email_key(self.email)
+        self.username_key = identity_key(self.username)
+
+    def save(self, *args, **kwargs) -> None:
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or {"email", "username"} & set(update_fields):
+            self.set_keys()
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "email_key", "username_key"}
+        super().save(*args, **kwargs)
+
     def clean(self) -> None:
         super().clean()
         self.email = normalize_email(self.email)
         # SCIM shows and finds every user by userName; without one from the IdP it is the email.
         self.username = self.username.strip() or self.email
+        self.set_keys()
+        if len(self.username_key) > self._meta.get_field("username_key").max_length:
+            raise ValidationError({"username": "This userName is too long."})
         if self.team_id and self.team.company_id != self.company_id:
             raise ValidationError({"team": "The team belongs to another company."})
         if self.company_id and self.is_staff:
             raise ValidationError({"is_staff": "Staff users belong to no company."})
+        # Checked when the email or the company is new or changes: a user that is already in
+        # place keeps working for every other change (deprovisioning above all).
+        if getattr(self, "_stored_identity", None) != (self.company_id, self.email_key):
+            try:
+                email_domain_check(company_id=self.company_id, email=self.email)
+            except EmailDomainHeld as error:
+                raise ValidationError({"email": error.message}, code="email_domain_held") from None
 
 
 class UserSession(models.Model):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from accounts.models import Company, Team, User
-from accounts.validators import normalize_email
+from accounts.models import Company, Domain, Team, User
+from accounts.normalize import email_domain, email_key
 
 
 def team_lookup(*, company: Company, name: str) -> tuple[Team | None, Team | None]:
@@ -21,4 +21,19 @@ def company_find(*, slug: str) -> Company | None:
 
 def user_find(*, email: str) -> User | None:
     """The user with this email (of any company, or staff): for operators, never for a tenant."""
-    return User.objects.filter(email=normalize_email(email)).first()
+    return User.objects.filter(email_key=email_key(email)).first()
+
+
+def user_find_for_sign_in(*, email: str) -> User | None:
+    """The user a verified email names (any company: the sign-in then checks which)."""
+    return User.objects.select_related("company", "team").filter(email_key=email_key(email)).first()
+
+
+def email_domain_holder(*, email: str) -> Domain | None:
+    """The held domain that makes ``email`` a company's (its domain or the most specific held
+    parent of it), or None when no company holds it."""
+    return Domain.objects.select_related("company").holding(email_domain(email))
+
+
+def company_domain_names(*, company: Company) -> list[str]:
+    return list(company.domains.order_by("domain").values_list("domain", flat=True))

@@ -9,8 +9,17 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Company, Domain, Role, Team, User, UserSource
-from accounts.validators import normalize_email
+from accounts.models import (
+    Company,
+    Domain,
+    Role,
+    Team,
+    User,
+    UserSource,
+    domain_claim_problem,
+    email_domain_check,
+)
+from accounts.normalize import domain_normalize, normalize_email
 from audit.services import audit_record
 from core.exceptions import Conflict, ValidationFailed
 from core.persistence import apply_changes, save_or_conflict, validated
@@ -68,10 +77,16 @@ def team_create(
 def domain_add(
     *, company: Company, domain: str, acting_user: User | None = None, actor_label: str = ""
 ) -> Domain:
-    value = domain.strip().lower().rstrip(".")
-    if Domain.objects.filter(domain=value).exists():
-        # Never say which company owns it: that would leak another tenant's identity.
-        raise Conflict(f"The domain {value} is already claimed.")
+    """Claim a domain for ``company``. Refused (``Conflict``, never naming another company)
+    when it, or a domain covering it, is another company's, or when people outside the company
+    already have emails in it (``domain_claim_problem``)."""
+    try:
+        value = domain_normalize(domain)
+    except ValueError:
+        value = domain.strip().lower()  # validate_domain below says what is wrong with it
+    problem = domain_claim_problem(company_id=company.pk, domain=value) if value else ""
+    if problem:
+        raise Conflict(problem)
     record = validated(Domain(company=company, domain=value))
     record.save()
     audit_record(
@@ -99,7 +114,9 @@ def user_create(
     actor_label: str = "",
     audit_details: dict[str, Any] | None = None,
 ) -> User:
-    """Create a company user. Never makes staff or superusers: those come from createsuperuser."""
+    """Create a company user. Never makes staff or superusers: those come from createsuperuser.
+    An email in a domain another company holds is refused (``EmailDomainHeld``)."""
+    email_domain_check(company_id=company.pk if company else None, email=email)
     user = User(
         email=normalize_email(email),
         company=company,
@@ -153,6 +170,8 @@ def user_update(
     diff = apply_changes(user, changes)
     if not diff:
         return user
+    if "email" in diff:
+        email_domain_check(company_id=user.company_id, email=user.email)
     # Uniqueness and constraints are the database's: a taken email or userName is a Conflict.
     validated(user, exclude=["password"], validate_unique=False, validate_constraints=False)
     user.updated_at = timezone.now()

@@ -25,12 +25,3 @@ def validate_company_slug(value: str) -> None:
             "starting and ending with a letter or digit.",
             code="slug_invalid",
         )
-
-
-def normalize_email(value: str) -> str:
-    """Emails are the login identity and unique case-insensitively: we store them lowercased."""
-    return value.strip().lower()
-
-
-def email_domain(email: str) -> str:
-    return email.rsplit("@", 1)[-1].lower() if "@" in email else ""

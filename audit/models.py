@@ -50,3 +50,37 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         suffix = f" [{self.error_code}]" if self.error_code else ""
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action}{suffix} {self.target}"
+
+
+class RefusalTally(models.Model):
+    """How many requests one day were refused for naming something that does not exist (a
+    connection nobody configured, at ``/sso/<name>/...``): counted, never stored one by one, so
+    anonymous requests with made-up names cannot grow the audit trail.
+
+    One row per day, code, endpoint and name (its hash; the name itself clipped) for the first
+    ``audit.services.TALLY_NAMES_PER_DAY`` names of the day, then one "other names" row per day,
+    code and endpoint: storage stays bounded whatever the names. Rows go after
+    ``TALLY_RETENTION_DAYS``.
+    """
+
+    OTHER_NAMES = "(other names)"
+
+    day = models.DateField(db_index=True)
+    code = models.CharField(max_length=64)
+    endpoint = models.CharField(max_length=32)
+    name_hash = models.CharField(max_length=16, blank=True, help_text="Empty for other names.")
+    name = models.CharField(max_length=64)
+    count = models.PositiveBigIntegerField(default=0)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-day", "-count"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "code", "endpoint", "name_hash"], name="refusal_tally_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.code} {self.endpoint} {self.name}: {self.count}"

@@ -1,8 +1,14 @@
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
 from typing import Any
 
-from audit.models import AuditEvent, Severity
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from audit.models import AuditEvent, RefusalTally, Severity
 
 
 def audit_record(
@@ -36,3 +42,44 @@ def audit_record(
         severity=severity,
         error_code=error_code,
     )
+
+
+#: Distinct names tallied one by one per day; beyond, they share the "other names" row.
+TALLY_NAMES_PER_DAY = 500
+TALLY_RETENTION_DAYS = 30
+
+
+def refusal_tally(*, code: str, endpoint: str, name: str) -> None:
+    """Count one refused request that named something unknown (see ``RefusalTally``)."""
+    now = timezone.now()
+    day = now.date()
+    name_hash = hashlib.sha256(name.encode("utf-8", "replace")).hexdigest()[:16]
+    label = name[:63]
+    if _tally_bump(day, code, endpoint, name_hash, now):
+        return
+    if RefusalTally.objects.filter(day=day).exclude(name_hash="").count() >= TALLY_NAMES_PER_DAY:
+        name_hash, label = "", RefusalTally.OTHER_NAMES
+        if _tally_bump(day, code, endpoint, name_hash, now):
+            return
+    try:
+        with transaction.atomic():
+            RefusalTally.objects.create(
+                day=day, code=code, endpoint=endpoint, name_hash=name_hash, name=label, count=1,
+                first_seen=now, last_seen=now,
+            )  # fmt: skip
+    except IntegrityError:  # another request created the row first
+        _tally_bump(day, code, endpoint, name_hash, now)
+
+
+def _tally_bump(day, code: str, endpoint: str, name_hash: str, now) -> bool:
+    return bool(
+        RefusalTally.objects.filter(
+            day=day, code=code, endpoint=endpoint, name_hash=name_hash
+        ).update(count=F("count") + 1, last_seen=now)
+    )
+
+
+def refusal_tallies_purge() -> int:
+    """Forget tallies older than ``TALLY_RETENTION_DAYS``."""
+    cutoff = timezone.now().date() - timedelta(days=TALLY_RETENTION_DAYS)
+    return RefusalTally.objects.filter(day__lt=cutoff).delete()[0]

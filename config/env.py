@@ -7,6 +7,8 @@ django-environ parses the values; these wrappers make every bad value fail at st
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -107,6 +109,35 @@ def read_redis_url(name: str) -> str | None:
             f"{name} must be a redis://, rediss:// or unix:// URL; got {value!r}"
         )
     return value
+
+
+@dataclass(frozen=True)
+class Rate:
+    """``count`` requests per ``seconds``."""
+
+    count: int
+    seconds: int
+
+    def __str__(self) -> str:
+        unit = {1: "s", 60: "m", 3600: "h"}[self.seconds]
+        return f"{self.count}/{unit}"
+
+
+_RATE = re.compile(r"^([1-9][0-9]{0,8})/([smh])$")
+_RATE_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_rate(name: str, value: str) -> Rate:
+    match = _RATE.match(value.strip())
+    if match is None:
+        raise ImproperlyConfigured(
+            f"{name} must look like N/s, N/m or N/h (N a whole number from 1); got {value!r}"
+        )
+    return Rate(count=int(match.group(1)), seconds=_RATE_UNITS[match.group(2)])
+
+
+def read_rate(name: str, *, default: str) -> Rate:
+    return parse_rate(name, _raw(name) or default)
 
 
 def read_choice(name: str, *, default: str, choices: tuple[str, ...]) -> str:

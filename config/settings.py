@@ -14,6 +14,7 @@ from config.env import (
     read_database,
     read_int,
     read_list,
+    read_rate,
     read_redis_url,
     read_str,
     read_url,
@@ -76,7 +77,16 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: every response (health checks, redirects, static files, 429s) carries
+    # X-Request-ID and is logged and timed.
+    "core.middleware.RequestLogMiddleware",
+    # /healthz and /readyz answer before the https redirect and the Host check, so a load
+    # balancer may probe a process by its address over plain http.
+    "core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "core.middleware.ContentSecurityPolicyMiddleware",
+    "connections.middleware.SsoRateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -131,6 +141,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "transaction_mode": "IMMEDIATE",
         }
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails the request (and /readyz) in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -148,7 +161,14 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Filled by `manage.py collectstatic` (the Procfile's release step, or the image build); served
+# by the web process itself through WhiteNoise, compressed and with content-hashed names.
+STATIC_ROOT = read_str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "var" / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 # --- cache, Celery -------------------------------------------------------------------------
 # REDIS_URL unset: local cache and Celery tasks run in-process (eager), so the default install
@@ -177,29 +197,113 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = 120
 CELERY_TASK_SOFT_TIME_LIMIT = 100
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- security ------------------------------------------------------------------------------
-# Django's database sessions, each written once per request (accounts/sessions.py).
-SESSION_ENGINE = "accounts.sessions"
+# Production sits behind a TLS proxy that sets X-Forwarded-Proto (SPEC "Running"); the web port
+# must be reachable only through it. Plain http is redirected to https, except the health checks.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = not DEBUG  # /healthz and /readyz answer before this (see MIDDLEWARE)
+SECURE_HSTS_SECONDS = (
+    0 if DEBUG else read_int("HSTS_SECONDS", default=31536000, minimum=3600, maximum=63072000)
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# The origin browsers post from: with the proxy header trusted, a same-origin POST carrying
+# `Origin: https://...` passes the CSRF origin check.
+CSRF_TRUSTED_ORIGINS = [BASE_URL]
+
+# Cookies. SameSite=Lax, not Strict: the IdP posts the SAML response to the ACS cross-site, and
+# the ACS answers with a 303 to /sso/<name>/finish/; that top-level GET must carry the session
+# cookie (a signed-in person is never switched silently) and the binding cookie set when the
+# sign-in started. Lax cookies ride on top-level GET navigations; Strict ones would not.
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-CSRF_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_HTTPONLY = True  # no script of ours reads it; forms carry the token
+CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_CONTENT_TYPE_NOSNIFF = True
-X_FRAME_OPTIONS = "DENY"
+# A session ends after this long without a request (each request moves the expiry forward).
+SESSION_IDLE_SECONDS = read_int(
+    "SESSION_IDLE_SECONDS", default=8 * 3600, minimum=300, maximum=7 * 86400
+)
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
+SESSION_SAVE_EVERY_REQUEST = True
+# Django's database sessions, each written once per request (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
+
+# Our own pages load scripts and styles from this origin only (no inline script or style);
+# the admin's do too. form-action allows https: because the sign-in form redirects on to the
+# customer's IdP and the OAuth approval on to Okta, and browsers check redirects after a form
+# submission against form-action.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self' https:" + (" http:" if DEBUG else ""),
+    ]
+)
+
 # A SAML response is a few KB; anything near this is hostile.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
 
+# --- rate limits ---------------------------------------------------------------------------
+# Kept in Redis when REDIS_URL is set (shared by every process), else in the process. Each is
+# N/s, N/m or N/h; a limited request gets 429 with Retry-After.
+RATE_LIMIT_SSO = read_rate("RATE_LIMIT_SSO", default="600/m")  # per client address, /sso/...
+RATE_LIMIT_SCIM = read_rate("RATE_LIMIT_SCIM", default="1200/m")  # per SCIM token or grant
+RATE_LIMIT_SCIM_AUTH = read_rate("RATE_LIMIT_SCIM_AUTH", default="30/m")  # failures per address
+# Which address is the client's: the one the N-th proxy in front of us saw, read from the right
+# of X-Forwarded-For (each proxy appends the address it received the request from). 1: one TLS
+# proxy (the SPEC's deployment); 0: clients connect to gunicorn directly (REMOTE_ADDR).
+TRUSTED_PROXY_HOPS = read_int("TRUSTED_PROXY_HOPS", default=1, minimum=0, maximum=5)
+
+# --- observability -------------------------------------------------------------------------
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is a 404.
+METRICS_TOKEN = read_str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 16:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 16 characters long")
+
+LOG_LEVEL = read_str("LOG_LEVEL", default="INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+    raise ImproperlyConfigured(
+        f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR; got {LOG_LEVEL!r}"
+    )
+
+# One JSON object a line on stdout: every request (core.middleware), every task
+# (config.celery), and everything else that is logged.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "WARNING"},
+    "formatters": {"json": {"()": "core.logs.JsonFormatter"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "formatter": "json",
+            "stream": "ext://sys.stdout",
+        }
+    },
+    "root": {"handlers": ["stdout"], "level": "WARNING"},
     "loggers": {
-        "connections": {"level": "INFO"},
+        "sso": {"level": LOG_LEVEL},
+        "connections": {"level": LOG_LEVEL},
+        "provisioning": {"level": LOG_LEVEL},
+        "celery": {"level": LOG_LEVEL},
         "saml2": {"level": "WARNING"},
+        # Every request is logged once, as JSON, by core.middleware; Django's own line for 4xx/5xx
+        # would repeat it (errors with a traceback still come through django.request at ERROR).
+        "django.request": {"level": "ERROR"},
+        "django.security.DisallowedHost": {"level": "ERROR"},
     },
 }
 
@@ -211,8 +315,21 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# OAuth 2.0 for Okta's "Authenticate with …" (django-oauth-toolkit). Short-lived access tokens,
-# rotating refresh tokens, tokens and client secrets hashed at rest, PKCE accepted (S256).
+
+def _pkce_required(client_id: str) -> bool:
+    # django-oauth-toolkit takes the per-client PKCE policy as a callable, not an import
+    # string; the policy needs the models, which cannot be imported while settings load.
+    from provisioning.oauth_validator import pkce_required
+
+    return pkce_required(client_id)
+
+
+# OAuth 2.0 for Okta's "Authenticate with …" (django-oauth-toolkit), on RFC 9700 (OAuth 2.0
+# Security BCP): short-lived access tokens, rotating refresh tokens with replay detection,
+# tokens and client secrets hashed at rest, no implicit or password grant, access tokens only in
+# the Authorization header, PKCE with S256 only (required per client, see
+# provisioning.oauth_validator), a replayed authorization code revokes what it issued, and the
+# RFC 9207 `iss` parameter.
 OAUTH2_PROVIDER = {
     "SCOPES": {
         "scim": "Provision and deprovision your company's users (SCIM)",
@@ -226,10 +343,22 @@ OAUTH2_PROVIDER = {
     "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
     "ROTATE_REFRESH_TOKEN": True,
     "REFRESH_TOKEN_REUSE_PROTECTION": True,
-    "PKCE_REQUIRED": False,
+    "PKCE_REQUIRED": _pkce_required,
     "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https"] if DEBUG else ["https"],
     "REQUEST_APPROVAL_PROMPT": "force",
+    "OAUTH2_VALIDATOR_CLASS": "provisioning.oauth_validator.ScimOAuth2Validator",
+    "OIDC_ISS_ENDPOINT": BASE_URL,  # the RFC 9207 `iss` of authorization responses
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    # Settings that would break these rules are errors of `manage.py check --deploy`.
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_SCHEME": not DEBUG,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
     "RESOURCE_SERVER_TOKEN_RESOURCE_VALIDATOR": "provisioning.oauth.validate_scim_audience",
 }
 # Okta's OAuth callback for an OIN app, per cell (US, EMEA, preview); "{app}" is the app's name

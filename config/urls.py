@@ -6,6 +6,7 @@ from django.urls import include, path
 from accounts import api as accounts_api
 from connections import dev_idp, setup_views
 from connections import views as sso_views
+from core.metrics import metrics_view
 
 admin.site.site_header = "SSO connection manager"
 admin.site.site_title = "SSO admin"
@@ -24,4 +25,6 @@ urlpatterns = [
     path("setup/activate/", setup_views.setup_activate, name="setup-activate"),
     path("setup/<str:token>/", setup_views.setup_open, name="setup-open"),
     path("dev-idp/sso/", dev_idp.sso, name="dev-idp-sso"),  # 404 unless DJANGO_DEBUG
+    path("metrics", metrics_view, name="metrics"),  # 404 unless METRICS_TOKEN
+    # /healthz and /readyz: core.health.HealthCheckMiddleware, ahead of every other middleware
 ]

@@ -19,6 +19,8 @@ from connections.selectors import (
 )
 from connections.services import connection_add_certificate, connection_create, connection_update
 from connections.setup_links import setup_link_issue, setup_link_revoke
+from connections.sign_in import may_test_login
+from core.admin import PermittedActionsMixin
 from core.exceptions import ApplicationError
 
 
@@ -34,7 +36,7 @@ class SigningCertificateInline(admin.TabularInline):
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(PermittedActionsMixin, admin.ModelAdmin):
     form = ConnectionForm
     list_display = (
         "name",
@@ -81,6 +83,15 @@ class ConnectionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # A connection is disabled, never deleted: its audit trail and the users' history stay.
         return False
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if may_test_login(request.user):
+            return fieldsets
+        return [
+            (name, {**options, "fields": tuple(f for f in options["fields"] if f != "test_login")})
+            for name, options in fieldsets
+        ]
 
     def get_readonly_fields(self, request, obj=None) -> tuple:
         # The name is in the customer's Okta configuration and in every URL: fixed once created.

@@ -62,6 +62,7 @@ from connections.exceptions import (
 )
 from connections.models import Connection, SigningCertificate
 from connections.saml_inspection import SAML, InspectedResponse, text_of
+from core.untrusted import clip
 
 logger = logging.getLogger(__name__)
 
@@ -366,7 +367,7 @@ def _diagnosis(connection: Connection, inspected: InspectedResponse) -> dict:
 
 
 def _classify(error: Exception) -> SignInRefused:
-    detail = {"reason": f"{type(error).__name__}: {str(error)[:500]}"}
+    detail = {"reason": clip(f"{type(error).__name__}: {error}")}
     logger.info("SAML response refused by pysaml2: %s", detail["reason"])
     if isinstance(error, ResponseLifetimeExceed):
         return SamlExpired(extra=detail)

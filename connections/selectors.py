@@ -3,13 +3,14 @@ customer or a company user can reach goes through a selector that takes ``compan
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import Company
+from accounts.selectors import email_domain_holder
 from audit.models import AuditEvent
 from connections.models import Connection, ConnectionStatus, SigningCertificate
 from core.exceptions import NotFound
@@ -39,13 +40,14 @@ def connection_for_sign_in(*, name: str) -> Connection | None:
 
 
 def connections_for_email(*, email: str) -> list[Connection]:
-    """The active connections of the company that owns the email's domain."""
-    domain = email.rsplit("@", 1)[-1].strip().lower()
-    if not domain:
+    """The active connections of the company that holds the email's domain (a held domain
+    covers its subdomains: ``accounts.models.DomainQuerySet.holding``)."""
+    holder = email_domain_holder(email=email)
+    if holder is None:
         return []
     return list(
         Connection.objects.filter(
-            company__domains__domain=domain, status=ConnectionStatus.ACTIVE
+            company_id=holder.company_id, status=ConnectionStatus.ACTIVE
         ).order_by("name")
     )
 
@@ -88,6 +90,18 @@ def certificates_expiring(*, within_days: int) -> QuerySet[SigningCertificate]:
         .filter(not_after__lte=horizon)
         .exclude(Exists(replacement))
         .order_by("not_after")
+    )
+
+
+def certificate_last_expiries() -> list[tuple[str, datetime]]:
+    """(connection name, when its last signing certificate expires) for every enabled
+    connection with a certificate: after that moment no response of its IdP can verify."""
+    return list(
+        Connection.objects.exclude(status=ConnectionStatus.DISABLED)
+        .annotate(last_expiry=Max("certificates__not_after"))
+        .filter(last_expiry__isnull=False)
+        .order_by("name")
+        .values_list("name", "last_expiry")
     )
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.models import Company, Team, User
 from audit.models import AuditEvent, Severity
-from audit.services import audit_record
+from audit.services import audit_record, refusal_tallies_purge
 from connections.certificates import parse_certificate
 from connections.models import (
     Connection,
@@ -272,9 +272,10 @@ def certificates_expiry_warn() -> int:
 
 
 def saml_state_purge() -> int:
-    """Forget expired sign-ins in flight and replay entries (lookups ignore them already)."""
+    """Forget expired sign-ins in flight and replay entries (lookups ignore them already), and
+    old tallies of requests for unknown connections."""
     now = timezone.now()
-    return sum(
+    return refusal_tallies_purge() + sum(
         model.objects.filter(expires_at__lte=now).delete()[0]
         for model in (PendingAuthnRequest, SeenAssertion, VerifiedSignIn)
     )

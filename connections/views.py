@@ -24,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefused
+from connections.metrics import sign_in_observe
 from connections.models import Connection
 from connections.redirects import safe_next_path
 from connections.selectors import connection_for_sign_in, connections_for_email
@@ -34,6 +35,7 @@ from connections.sign_in import (
     FINISH_COOKIE,
     acs_receive,
     binding_cookie_name,
+    may_test_login,
     sign_in_complete,
     sign_in_discard,
     sign_in_identity,
@@ -44,6 +46,7 @@ from connections.sign_in import (
     verified_sign_in_consume,
     verified_sign_in_get,
 )
+from core.untrusted import clip_fields
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +64,20 @@ def _cookie_args(path: str, max_age: int) -> dict:
 
 
 def _refused(
-    request: HttpRequest, error: SignInRefused, connection: Connection | None, **context
+    request: HttpRequest,
+    error: SignInRefused,
+    connection: Connection | None,
+    *,
+    sign_in: bool = True,
+    **context,
 ) -> HttpResponse:
-    logger.info("sign-in refused: %s %s", error.code, error.extra)
-    sign_in_refusal_record(error=error, connection=connection, context=context)
+    logger.info("sign-in refused: %s %s", error.code, clip_fields(error.extra))
+    endpoint = (
+        request.resolver_match.url_name.removeprefix("sso-") if request.resolver_match else ""
+    )
+    sign_in_refusal_record(error=error, connection=connection, endpoint=endpoint, context=context)
+    if sign_in:
+        sign_in_observe(connection_name=connection.name if connection else "", result=error.code)
     context = {"code": error.code, "message": error.message, "connection": connection,
                "setup_in_progress": SETUP_SESSION_KEY in request.session}  # fmt: skip
     return render(request, "sso/error.html", context, status=error.http_status)
@@ -73,7 +86,7 @@ def _refused(
 def _connection_or_refuse(name: str) -> Connection:
     connection = connection_for_sign_in(name=name)
     if connection is None:
-        raise ConnectionUnknown(extra={"name": name[:100]})
+        raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
     return connection
 
 
@@ -131,7 +144,7 @@ def metadata(request: HttpRequest, name: str) -> HttpResponse:
     try:
         connection = _connection_or_refuse(name)
     except SignInRefused as error:
-        return _refused(request, error, None)
+        return _refused(request, error, None, sign_in=False)
     return HttpResponse(
         sp_metadata_document(connection), content_type="application/samlmetadata+xml"
     )
@@ -144,11 +157,7 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
     connection = None
     try:
         connection = _connection_or_refuse(name)
-        test_login = (
-            request.GET.get("test") == "1"
-            and request.user.is_authenticated
-            and request.user.is_staff
-        )
+        test_login = request.GET.get("test") == "1" and may_test_login(request.user)
         started = sign_in_start(
             connection=connection, next_path=request.GET.get("next"), test_login=test_login
         )
@@ -250,6 +259,7 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
         return _forget_cookies(page, connection, record)
     if stay:
         return _forget_cookies(redirect("home"), connection, record)
+    sign_in_observe(connection_name=connection.name, result="ok")
     return _forget_cookies(redirect(record.next_path or "home"), connection, record)
 
 

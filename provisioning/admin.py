@@ -16,7 +16,7 @@ from accounts.models import User
 from connections.admin import ConnectionAdmin
 from connections.models import Connection
 from connections.selectors import connection_find
-from core.admin import HistoryAdminMixin
+from core.admin import HistoryAdminMixin, PermittedActionsMixin
 from provisioning.grants import scim_grant_revoke
 from provisioning.models import Deprovisioning, ScimGrant, ScimToken
 from provisioning.oauth import connection_from_resources, is_scim_grant
@@ -27,7 +27,7 @@ from provisioning.tokens import scim_token_issue, scim_token_revoke
 
 
 @admin.register(ScimToken)
-class ScimTokenAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class ScimTokenAdmin(PermittedActionsMixin, HistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "prefix",
         "connection",
@@ -50,7 +50,16 @@ class ScimTokenAdmin(HistoryAdminMixin, admin.ModelAdmin):
     )
     actions = ["revoke", "rotate"]
 
-    @admin.action(description="Rotate selected tokens (issue a replacement, revoke the old one)")
+    def has_rotate_permission(self, request) -> bool:
+        # A rotation issues a token (shown to whoever rotates) and revokes the customer's.
+        return request.user.has_perms(
+            ["provisioning.add_scimtoken", "provisioning.change_scimtoken"]
+        )
+
+    @admin.action(
+        description="Rotate selected tokens (issue a replacement, revoke the old one)",
+        permissions=["rotate"],
+    )
     def rotate(self, request, queryset):
         issued = []
         for token in queryset.filter(revoked_at__isnull=True).select_related("connection"):
@@ -61,7 +70,7 @@ class ScimTokenAdmin(HistoryAdminMixin, admin.ModelAdmin):
             issued.append((new, raw))
         return render_issued_tokens(request, issued)
 
-    @admin.action(description="Revoke selected tokens")
+    @admin.action(description="Revoke selected tokens", permissions=["change"])
     def revoke(self, request, queryset) -> None:
         for token in queryset:
             scim_token_revoke(token_id=token.pk, acting_user=request.user)
@@ -69,7 +78,7 @@ class ScimTokenAdmin(HistoryAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Deprovisioning)
-class DeprovisioningAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class DeprovisioningAdmin(PermittedActionsMixin, HistoryAdminMixin, admin.ModelAdmin):
     list_display = (
         "user",
         "requested_at",
@@ -94,7 +103,13 @@ class DeprovisioningAdmin(HistoryAdminMixin, admin.ModelAdmin):
         # Why it fails, on the list itself: support should not open every row to find out.
         return Truncator(obj.last_error).chars(120)
 
-    @admin.action(description="Retry selected (unfinished) deprovisionings now")
+    def has_retry_permission(self, request) -> bool:
+        # Finishing a deprovisioning is part of deprovisioning: the same permission.
+        return request.user.has_perm("accounts.deprovision_user")
+
+    @admin.action(
+        description="Retry selected (unfinished) deprovisionings now", permissions=["retry"]
+    )
     def retry(self, request, queryset) -> None:
         pending = [job.pk for job in queryset if job.completed_at is None]
         for pk in pending:
@@ -120,7 +135,7 @@ class ConnectionGrantFilter(admin.SimpleListFilter):
 
 
 @admin.register(ScimGrant)
-class ScimGrantAdmin(HistoryAdminMixin, admin.ModelAdmin):
+class ScimGrantAdmin(PermittedActionsMixin, HistoryAdminMixin, admin.ModelAdmin):
     """Who authorized Okta to provision which connection, and revocation."""
 
     list_display = ("connection_name", "user", "application", "created", "updated", "revoked")
@@ -139,7 +154,9 @@ class ScimGrantAdmin(HistoryAdminMixin, admin.ModelAdmin):
         connection = connection_from_resources(obj.resource)
         return connection.name if connection else "-"
 
-    @admin.action(description="Revoke selected grants (Okta must authenticate again)")
+    @admin.action(
+        description="Revoke selected grants (Okta must authenticate again)", permissions=["change"]
+    )
     def revoke(self, request, queryset) -> None:
         for token in queryset:
             scim_grant_revoke(token=token, acting_user=request.user)

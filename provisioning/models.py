@@ -70,3 +70,17 @@ class ScimGrant(RefreshToken):
     class Meta:
         proxy = True
         verbose_name = "SCIM OAuth grant"
+
+
+class AuthorizationCodeUse(models.Model):
+    """An OAuth authorization code that was exchanged, by its SHA-256, and the refresh-token
+    family it issued: presented again, the code revokes that family (RFC 6749 4.1.2)."""
+
+    code_hash = models.CharField(max_length=64, unique=True)
+    client_id = models.CharField(max_length=100)
+    token_family = models.UUIDField(null=True)
+    used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"authorization code {self.code_hash[:12]}… used {self.used_at:%Y-%m-%d %H:%M}"

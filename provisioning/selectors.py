@@ -7,16 +7,21 @@ one place the tenant filter of SCIM is written.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
 from django.db.models import Prefetch, QuerySet
-from django.db.models.functions import Lower
-from oauth2_provider.models import get_refresh_token_model
+from oauth2_provider.models import (
+    get_access_token_model,
+    get_application_model,
+    get_refresh_token_model,
+)
 
 from accounts.models import Company, Team, User
+from accounts.normalize import email_key, identity_key
 from connections.models import Connection
 from provisioning.models import Deprovisioning
 from provisioning.oauth import connection_resource_uri
@@ -30,12 +35,20 @@ def _lower(value: object) -> str:
     return str(value).lower()
 
 
+def _email_key_or_part(value: object) -> str:
+    """An email compares by ``email_key``; a part of one (co, sw, ew) by ``identity_key``."""
+    text = str(value)
+    return email_key(text) if "@" in text else identity_key(text)
+
+
 USER_FILTER_ATTRIBUTES = {
     "id": AttributeSpec(field="scim_id", type="reference", case_exact=True, to_python=uuid.UUID),
-    # Compared on LOWER(username): the (company, LOWER(username)) unique index serves the lookup.
-    "username": AttributeSpec(field="username_key", case_exact=True, to_python=_lower),
+    # userName and emails compare on the keys every writer stores (accounts/normalize.py), so
+    # case folding is Python's on SQLite and PostgreSQL alike; the (company, username_key)
+    # unique index serves `userName eq`.
+    "username": AttributeSpec(field="username_key", case_exact=True, to_python=identity_key),
     "externalid": AttributeSpec(field="external_id", case_exact=True),
-    "emails.value": AttributeSpec(field="email", case_exact=True, to_python=_lower),
+    "emails.value": AttributeSpec(field="email_key", case_exact=True, to_python=_email_key_or_part),
     "emails.type": AttributeSpec(constant="work"),
     "emails.primary": AttributeSpec(type="boolean", constant=True),
     "name.givenname": AttributeSpec(field="first_name"),
@@ -95,7 +108,7 @@ def scim_user_reload(*, user: User) -> User:
 def scim_user_page(*, company: Company, where: Node | None, start: int, count: int) -> Page[User]:
     """The users ``where`` selects (a parsed SCIM filter), ``count`` of them from the 1-based
     ``start``, in a stable order."""
-    users = scim_users(company=company).annotate(username_key=Lower("username"))
+    users = scim_users(company=company)
     if where is not None:
         # Every User filter attribute is a column of the user row (no to-many join), so no
         # DISTINCT is needed: it would only make the database sort whole rows.
@@ -167,3 +180,19 @@ def scim_grants(*, connection: Connection, include_revoked: bool = False) -> lis
     if not include_revoked:
         tokens = tokens.filter(revoked__isnull=True)
     return [token for token in tokens if uri in (token.resource or [])]
+
+
+def oauth_client_find(*, client_id: str):
+    """The registered OAuth client (django-oauth-toolkit Application) with this id, or None."""
+    return get_application_model().objects.filter(client_id=client_id).first()
+
+
+def oauth_token_issued_to(*, token: str, client) -> bool:
+    """Whether the access token ``token`` (looked up by its checksum, as the toolkit stores it)
+    was issued to ``client``."""
+    checksum = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+    return (
+        get_access_token_model()
+        .objects.filter(token_checksum=checksum, application=client)
+        .exists()
+    )

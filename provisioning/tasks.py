@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 
+from core.metrics import DEPROVISIONINGS
 from provisioning.deprovisioning import deprovisioning_complete, deprovisioning_record_failure
 from provisioning.selectors import deprovisioning_ids_unfinished
 
@@ -35,8 +36,10 @@ def deprovisioning_run(self, deprovisioning_id: int) -> None:
             deprovisioning_id=deprovisioning_id, error=f"{type(error).__name__}: {error}"
         )
         if self.request.retries >= self.max_retries:
+            DEPROVISIONINGS.labels("failed").inc()
             logger.error("deprovisioning %s failed for good: %s", deprovisioning_id, error)
             raise
+        DEPROVISIONINGS.labels("retried").inc()
         if self.request.is_eager:
             # In-process (no broker) nothing can deliver a retry later, and with
             # task_eager_propagates Celery hands the Retry exception to the caller instead of
@@ -48,10 +51,12 @@ def deprovisioning_run(self, deprovisioning_id: int) -> None:
         raise self.retry(exc=error, countdown=min(600, 2 ** (self.request.retries + 1))) from None
     except Exception as error:
         # Not transient: recorded for the admin (and retried by the sweep, in case it was).
+        DEPROVISIONINGS.labels("failed").inc()
         deprovisioning_record_failure(
             deprovisioning_id=deprovisioning_id, error=f"{type(error).__name__}: {error}"
         )
         raise
+    DEPROVISIONINGS.labels("completed").inc()
 
 
 @shared_task(acks_late=True)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import factory
 
 from accounts.models import Company, Domain, Role, Team, User
@@ -48,6 +50,15 @@ class UserFactory(factory.django.DjangoModelFactory):
     last_name = "Lovelace"
     role = Role.SENDER
     password = factory.django.Password(None)
+
+
+def bulk_create_users(users: Iterable[User]) -> list[User]:
+    """``bulk_create`` skips ``save()``, which sets the keys lookups compare (email_key,
+    username_key): set them first, as every real write does."""
+    users = list(users)
+    for user in users:
+        user.set_keys()
+    return User.objects.bulk_create(users)
 
 
 class ConnectionFactory(factory.django.DjangoModelFactory):

@@ -13,11 +13,13 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
+    Rate,
     read_bool,
     read_choice,
     read_database,
     read_int,
     read_list,
+    read_rate,
     read_redis_url,
     read_str,
     read_url,
@@ -34,6 +36,15 @@ CONFIG_VARIABLES = (
     "SAML_CLOCK_SKEW_SECONDS",
     "SAML_SIGNATURE_BACKEND",
     "DATABASE_CONN_MAX_AGE",
+    "RATE_LIMIT_SSO",
+    "RATE_LIMIT_SCIM",
+    "RATE_LIMIT_SCIM_AUTH",
+    "TRUSTED_PROXY_HOPS",
+    "SESSION_IDLE_SECONDS",
+    "METRICS_TOKEN",
+    "LOG_LEVEL",
+    "HSTS_SECONDS",
+    "DJANGO_STATIC_ROOT",
 )
 # A complete production-like environment; each case spoils one value.
 GOOD = {
@@ -70,6 +81,14 @@ def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.Com
         ("DJANGO_SECRET_KEY", GOOD | {"DJANGO_SECRET_KEY": None}),
         ("SAML_SIGNATURE_BACKEND", GOOD | {"SAML_SIGNATURE_BACKEND": "openssl"}),
         ("DATABASE_CONN_MAX_AGE", GOOD | {"DATABASE_CONN_MAX_AGE": "forever"}),
+        ("RATE_LIMIT_SSO", GOOD | {"RATE_LIMIT_SSO": "100"}),
+        ("RATE_LIMIT_SCIM", GOOD | {"RATE_LIMIT_SCIM": "100/d"}),
+        ("RATE_LIMIT_SCIM_AUTH", GOOD | {"RATE_LIMIT_SCIM_AUTH": "0/m"}),
+        ("TRUSTED_PROXY_HOPS", GOOD | {"TRUSTED_PROXY_HOPS": "two"}),
+        ("SESSION_IDLE_SECONDS", GOOD | {"SESSION_IDLE_SECONDS": "30"}),
+        ("METRICS_TOKEN", GOOD | {"METRICS_TOKEN": "short"}),
+        ("LOG_LEVEL", GOOD | {"LOG_LEVEL": "LOUD"}),
+        ("HSTS_SECONDS", GOOD | {"HSTS_SECONDS": "60"}),
     ],
     ids=[
         "debug-maybe",
@@ -81,6 +100,14 @@ def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.Com
         "secret-key-unset-without-debug",
         "signature-backend-unknown",
         "conn-max-age-not-a-number",
+        "rate-without-unit",
+        "rate-per-day",
+        "rate-zero",
+        "proxy-hops-not-a-number",
+        "session-idle-too-short",
+        "metrics-token-too-short",
+        "log-level-unknown",
+        "hsts-too-short",
     ],
 )
 def test_settings_refuse_a_bad_value_naming_the_variable(variable, environment):
@@ -359,6 +386,31 @@ def test_read_redis_url_refuses_other_schemes(monkeypatch, raw):
 
     with pytest.raises(ImproperlyConfigured, match="^CACHE must be a redis://"):
         read_redis_url("CACHE")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("10/s", Rate(10, 1)), (" 600/m ", Rate(600, 60)), ("5000/h", Rate(5000, 3600))],
+)
+def test_read_rate_reads_n_per_second_minute_or_hour(monkeypatch, raw, expected):
+    monkeypatch.setenv("LIMIT", raw)
+
+    assert read_rate("LIMIT", default="1/s") == expected
+    assert str(expected) == raw.strip()
+
+
+def test_read_rate_uses_the_default_when_unset(monkeypatch):
+    monkeypatch.delenv("LIMIT", raising=False)
+
+    assert read_rate("LIMIT", default="30/m") == Rate(30, 60)
+
+
+@pytest.mark.parametrize("raw", ["10", "10/d", "0/m", "-5/m", "1.5/s", "ten/m", "10/ m", "1e3/s"])
+def test_read_rate_refuses_anything_else_naming_the_variable(monkeypatch, raw):
+    monkeypatch.setenv("LIMIT", raw)
+
+    with pytest.raises(ImproperlyConfigured, match="^LIMIT must look like N/s, N/m or N/h"):
+        read_rate("LIMIT", default="1/s")
 
 
 def test_read_choice_takes_one_of_the_choices_or_the_default(monkeypatch):

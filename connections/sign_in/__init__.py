@@ -11,6 +11,7 @@ from connections.sign_in.common import (
     PENDING_REQUEST_LIFETIME,
     VERIFIED_SIGN_IN_LIFETIME,
     binding_cookie_name,
+    may_test_login,
     secret_hash,
     sp_metadata_document,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "StartedSignIn",
     "acs_receive",
     "binding_cookie_name",
+    "may_test_login",
     "secret_hash",
     "sign_in_complete",
     "sign_in_discard",

@@ -42,6 +42,15 @@ def binding_cookie_name(request_id: str) -> str:
 
 FINISH_COOKIE = "sso_finish"
 
+#: A test login shows what the IdP sends and works on a draft: for staff who may change
+#: connections (the admin hides the button from the others, and the login view ignores
+#: ``?test=1`` from them).
+TEST_LOGIN_PERMISSION = "connections.change_connection"
+
+
+def may_test_login(user) -> bool:
+    return bool(user.is_authenticated and user.is_staff and user.has_perm(TEST_LOGIN_PERMISSION))
+
 
 def require_usable(connection: Connection, *, test_login: bool = False) -> None:
     if connection.status == ConnectionStatus.DISABLED:

@@ -9,12 +9,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import team_lookup
+from accounts.selectors import team_lookup, user_find_for_sign_in
 from audit.models import Severity
-from audit.services import audit_record
+from audit.services import audit_record, refusal_tally
 from connections.attributes import map_identity
 from connections.exceptions import (
     AttributeMissing,
+    ConnectionUnknown,
     SamlExpired,
     SamlInResponseToMismatch,
     SignInRefused,
@@ -27,6 +28,7 @@ from connections.models import (
 from connections.sign_in.common import require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
 from core.persistence import delete_returning
+from core.untrusted import clip, clip_fields
 
 
 def _pending(connection: Connection, finish_token: str | None):
@@ -116,7 +118,7 @@ def sign_in_test_report(
         mapped = sign_in_identity(record)
         report["mapped"] = asdict(mapped)
         report["warnings"] = mapping_warnings(record.connection, mapped)
-        existed = User.objects.filter(email=mapped.email).exists()
+        existed = user_find_for_sign_in(email=mapped.email) is not None
         with transaction.atomic():
             user = saml_user_resolve(connection=record.connection, identity=mapped)
             team = f" in team {user.team.name}" if user.team else " with no team"
@@ -188,15 +190,25 @@ def _check_browser_binding(record: VerifiedSignIn, browser_secret: str | None) -
 
 
 def sign_in_refusal_record(
-    *, error: SignInRefused, connection: Connection | None, context: dict | None = None
+    *,
+    error: SignInRefused,
+    connection: Connection | None,
+    endpoint: str = "",
+    context: dict | None = None,
 ) -> None:
-    """The audit event of a refused sign-in: the code, and what support needs to fix it."""
+    """The audit event of a refused sign-in: the code, and what support needs to fix it, every
+    value clipped (``core.untrusted``: the response that was refused is anyone's). A request for
+    a connection that does not exist is only counted (``audit.services.refusal_tally``): its
+    name is the caller's invention, and one row per request would let anyone fill the trail."""
+    if connection is None and isinstance(error, ConnectionUnknown):
+        refusal_tally(code=error.code, endpoint=endpoint, name=str(error.extra.get("name", "")))
+        return
     audit_record(
         action="sso.login_refused",
         connection=connection,
         actor_label="idp",
-        target=str(error.extra.get("email", "")),
+        target=clip(str(error.extra.get("email", ""))),
         severity=Severity.WARNING,
         error_code=error.code,
-        details={**error.extra, **(context or {})},
+        details=clip_fields({**error.extra, **(context or {})}),
     )

@@ -1,19 +1,25 @@
 """Who a verified SAML assertion signs in: the identity rules of the SPEC, and JIT creation.
 
-The rules, in order: the email's domain must be one of the company's (when it has any); an
-email of another company's user (or of staff) is refused without saying whose it is; a
-deactivated user stays deactivated; in SCIM mode only a user SCIM created signs in; in JIT mode
-the first login creates the user, and later logins change nothing.
+The rules, in order: an email in a domain another company holds is refused, and a company with
+domains signs in only emails in its own (a held domain covers its subdomains, see
+``DomainQuerySet.holding``); an email of another company's user (or of staff) is refused
+without saying whose it is; a deactivated user stays deactivated; in SCIM mode only a user SCIM
+created signs in; in JIT mode the first login creates the user, and later logins change nothing.
 """
 
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
+from accounts.exceptions import EmailDomainHeld
 from accounts.models import ROLE_RANK, Role, User, UserSource
-from accounts.selectors import team_lookup
+from accounts.selectors import (
+    company_domain_names,
+    email_domain_holder,
+    team_lookup,
+    user_find_for_sign_in,
+)
 from accounts.services import user_create
-from accounts.validators import email_domain
 from audit.models import Severity
 from audit.services import audit_record
 from connections.attributes import MappedIdentity
@@ -28,17 +34,25 @@ from core.exceptions import Conflict
 
 
 def saml_user_resolve(*, connection: Connection, identity: MappedIdentity) -> User:
-    company = connection.company
-    domains = set(company.domains.values_list("domain", flat=True))
-    if domains and email_domain(identity.email) not in domains:
-        raise EmailDomainNotAllowed(extra={"email": identity.email, "allowed": sorted(domains)})
-
-    user = User.objects.select_related("company", "team").filter(email=identity.email).first()
+    _check_email_domain(connection, identity.email)
+    user = user_find_for_sign_in(email=identity.email)
     if user is not None:
         return _existing(connection, user)
     if connection.provisioning == Provisioning.SCIM:
         raise UserNotProvisioned(extra={"email": identity.email, "reason": "no such user"})
     return _jit_create(connection, identity)
+
+
+def _check_email_domain(connection: Connection, email: str) -> None:
+    """A domain is its holder's alone; and a company with domains signs in only its own."""
+    holder = email_domain_holder(email=email)
+    if holder is not None and holder.company_id == connection.company_id:
+        return
+    if holder is not None:
+        raise EmailDomainNotAllowed(extra={"email": email, "reason": "held by another company"})
+    allowed = company_domain_names(company=connection.company)
+    if allowed:
+        raise EmailDomainNotAllowed(extra={"email": email, "allowed": allowed})
 
 
 def _existing(connection: Connection, user: User) -> User:
@@ -106,10 +120,15 @@ def _jit_create(connection: Connection, identity: MappedIdentity) -> User:
                     severity=Severity.WARNING,
                     details=details,
                 )
+    except EmailDomainHeld:
+        # A domain claimed by another company between the check above and the write.
+        raise EmailDomainNotAllowed(
+            extra={"email": identity.email, "reason": "held by another company"}
+        ) from None
     except (Conflict, IntegrityError):
         # Two first logins of the same person raced and the other one created the user, or the
         # IdP sent a user_name another user of the company already has.
-        user = User.objects.filter(email=identity.email).first()
+        user = user_find_for_sign_in(email=identity.email)
         if user is None:
             raise UserNotProvisioned(
                 extra={

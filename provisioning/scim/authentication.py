@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oauth2_provider.contrib.rest_framework import OAuth2Authentication
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from accounts.models import Company
-from connections.models import Connection
+from connections.models import Connection, ConnectionStatus
+from core.authentication import HeaderBearerAuthentication
 from provisioning.oauth import SCIM_SCOPE, connection_from_resources
+from provisioning.scim.errors import Unauthorized
 from provisioning.tokens import TOKEN_PREFIX, scim_token_find
 
 
@@ -28,6 +29,15 @@ class ScimPrincipal:
         return f"scim:{self.label}"
 
 
+def scim_principal(connection: Connection, *, label: str) -> ScimPrincipal:
+    """The caller a valid credential (static token or OAuth grant) makes, unless its connection
+    is disabled: then every SCIM request is refused with 401, like every sign-in, until the
+    connection is enabled again (a draft connection provisions: that is how a setup starts)."""
+    if connection.status == ConnectionStatus.DISABLED:
+        raise Unauthorized("This connection is disabled; SCIM works again once it is enabled.")
+    return ScimPrincipal(connection=connection, company=connection.company, label=label)
+
+
 class ScimBearerAuthentication(BaseAuthentication):
     keyword = b"bearer"
 
@@ -42,11 +52,7 @@ class ScimBearerAuthentication(BaseAuthentication):
         token = scim_token_find(raw)
         if token is None:
             return None
-        connection = token.connection
-        principal = ScimPrincipal(
-            connection=connection, company=connection.company, label=f"token {token.prefix}"
-        )
-        return principal, token
+        return scim_principal(token.connection, label=f"token {token.prefix}"), token
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="scim"'
@@ -60,7 +66,7 @@ class ScimOAuthAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if len(parts) == 2 and parts[1].startswith(TOKEN_PREFIX.encode()):
             return None  # a static SCIM token, not ours to judge
-        result = OAuth2Authentication().authenticate(request)
+        result = HeaderBearerAuthentication().authenticate(request)
         if result is None:
             return None
         _user, access_token = result
@@ -69,9 +75,6 @@ class ScimOAuthAuthentication(BaseAuthentication):
         connection = connection_from_resources(access_token.resource)
         if connection is None:
             return None
-        principal = ScimPrincipal(
-            connection=connection,
-            company=connection.company,
-            label=f"oauth {access_token.application.name}",
-        )
-        return principal, access_token
+        return scim_principal(
+            connection, label=f"oauth {access_token.application.name}"
+        ), access_token

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from rest_framework import exceptions as drf_exceptions
@@ -10,13 +11,13 @@ from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from accounts.exceptions import EmailDomainHeld
 from core.exceptions import ApplicationError, Conflict
 from provisioning.scim.errors import (
     InvalidFilter,
     InvalidSyntax,
     InvalidValue,
     ScimError,
-    TooMany,
     Unauthorized,
     Uniqueness,
 )
@@ -47,8 +48,17 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     the services become SCIM's: a ``Conflict`` is a 409 ``uniqueness`` (worded by the view, in
     SCIM's terms), any other ``ApplicationError`` (``ValidationFailed``...) an ``invalidValue``
     with its message."""
+    retry_after = None
     if isinstance(exc, ScimError):
         error = exc
+    elif isinstance(exc, EmailDomainHeld):
+        # An email in a domain another company holds (accounts: a domain is its holder's
+        # alone). RFC 7644 3.12 gives 409 "uniqueness" to "attribute values already in use or
+        # reserved": this value is reserved for the domain's holder. Not 403 (the token may
+        # write users, just not this value) nor invalidValue (the email is well-formed). The
+        # same answer whether or not the holder has a user with that email, so it reveals
+        # nothing about another company's people.
+        error = Uniqueness(exc.message)
     elif isinstance(exc, Conflict):
         error = Uniqueness(getattr(context.get("view"), "conflict_detail", None) or exc.message)
     elif isinstance(exc, FilterError):
@@ -62,7 +72,9 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, drf_exceptions.MethodNotAllowed):
         error = ScimError("Method not allowed.", http_status=405)
     elif isinstance(exc, drf_exceptions.Throttled):
-        error = TooMany("Too many requests.", http_status=429)
+        # RFC 7644 has no scimType for a rate limit ("tooMany" is about result sizes).
+        retry_after = max(1, math.ceil(exc.wait or 1))
+        error = ScimError(f"Too many requests; retry in {retry_after} seconds.", http_status=429)
     elif isinstance(exc, drf_exceptions.NotAcceptable):
         error = ScimError("Only application/scim+json is served.", http_status=406)
     elif isinstance(exc, ApplicationError):
@@ -74,6 +86,8 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     response = scim_response(error.body(), status=error.http_status)
     if error.http_status == 401:
         response["WWW-Authenticate"] = 'Bearer realm="scim"'
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 from django.db import transaction
 
-from accounts.models import Team, User, UserSource
+from accounts.models import Team, User, UserSource, email_domain_check
+from accounts.normalize import email_key
 from accounts.selectors import team_lookup
 from accounts.services import user_create, user_set_source, user_update
 from audit.models import Severity
@@ -30,7 +31,10 @@ def scim_user_create(*, principal: ScimPrincipal, data: UserInput) -> User:
     """Create, or take over the same person where the IdP is right to expect it: Okta re-POSTs a
     user it deactivated (reactivate), and a user who first came by JIT is adopted by SCIM."""
     company = principal.company
-    existing = User.objects.select_for_update().filter(email=data.email).first()
+    # First, so that the answer for an email in another company's domain never depends on
+    # whether that company has such a user.
+    email_domain_check(company_id=company.pk, email=data.email)
+    existing = User.objects.select_for_update().filter(email_key=email_key(data.email)).first()
     if existing is None:
         # A taken userName is settled by the (company, LOWER(username)) unique index: Conflict.
         user = user_create(

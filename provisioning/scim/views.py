@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
 from accounts.models import Team, User
+from core.metrics import SCIM_REQUESTS
 from provisioning.scim import discovery
 from provisioning.scim.authentication import (
     ScimBearerAuthentication,
@@ -36,6 +37,7 @@ from provisioning.scim.http import (
     scim_response,
     select_attributes,
 )
+from provisioning.scim.limits import ScimTokenRateLimit, scim_authentication_failed
 from provisioning.scim.provision import (
     USER_TAKEN,
     scim_user_apply,
@@ -75,12 +77,22 @@ class ScimView(APIView):
     conflict_detail: str | None = None
     authentication_classes = [ScimBearerAuthentication, ScimOAuthAuthentication]
     permission_classes = [IsAuthenticated]
+    throttle_classes = [ScimTokenRateLimit]
     parser_classes = [ScimJSONParser, JSONParser]
     renderer_classes = [ScimJSONRenderer]
     content_negotiation_class = _AlwaysScimJSON
 
     def get_exception_handler(self):
         return scim_exception_handler
+
+    def permission_denied(self, request, message=None, code=None):
+        if request.authenticators and not request.successful_authenticator:
+            scim_authentication_failed(request)  # a 429 past RATE_LIMIT_SCIM_AUTH
+        super().permission_denied(request, message=message, code=code)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        SCIM_REQUESTS.labels(request.method, str(response.status_code)).inc()
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @property
     def principal(self) -> ScimPrincipal:

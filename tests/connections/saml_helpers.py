@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.test import Client
 
 from accounts.models import User
-from audit.models import AuditEvent
+from audit.models import AuditEvent, RefusalTally
 from connections.models import Connection, VerifiedSignIn
 from tests.saml_idp import AuthnRequest, TestIdP, okta_attributes, parse_authn_request, post_data
 
@@ -114,11 +114,13 @@ def assert_refused(
     client: Client | None = None,
     never_created: tuple[str, ...] = (),
     pending_elsewhere: int = 0,
-) -> AuditEvent:
+    tallied: bool = False,
+) -> AuditEvent | RefusalTally:
     """The sign-in was refused with ``code``: a 4xx error page showing the code and no library
-    text, an audit event with that code (for ``connection`` when given), nobody signed in, no
-    user created, no verified sign-in left pending (for ``connection`` when given, else at all)
-    beyond ``pending_elsewhere``, those another browser legitimately has. Returns the event."""
+    text, an audit event with that code (for ``connection`` when given) or, when ``tallied``
+    (an unknown connection), a count of it, nobody signed in, no user created, no verified
+    sign-in left pending (for ``connection`` when given, else at all) beyond
+    ``pending_elsewhere``, those another browser legitimately has. Returns the event (tally)."""
     client = client or response.client
     assert 400 <= response.status_code < 500, (response.status_code, response.content[:800])
     if status is not None:
@@ -129,11 +131,15 @@ def assert_refused(
     for text in LIBRARY_TEXT:
         assert text not in page, f"{text!r} on the error page"
 
-    event = AuditEvent.objects.filter(action="sso.login_refused").order_by("-id").first()
-    assert event is not None, "no sso.login_refused audit event"
-    assert event.error_code == code, event.error_code
-    if connection is not None:
-        assert event.connection_id == connection.pk
+    if tallied:
+        event = RefusalTally.objects.filter(code=code).order_by("-last_seen").first()
+        assert event is not None, f"no tally of {code}"
+    else:
+        event = AuditEvent.objects.filter(action="sso.login_refused").order_by("-id").first()
+        assert event is not None, "no sso.login_refused audit event"
+        assert event.error_code == code, event.error_code
+        if connection is not None:
+            assert event.connection_id == connection.pk
 
     assert signed_in_email(client) is None
     assert User.objects.count() == users_before

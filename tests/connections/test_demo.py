@@ -184,4 +184,5 @@ def test_only_debug_serves_the_development_idp_whatever_the_environment_says(deb
     result = run_python(probe, env=env)
     assert result.returncode == 0, result.stderr
     status = "200" if served else "404"
-    assert result.stdout.split() == [str(served), "None", status]
+    # The probe's line is the last: the request before it is logged on stdout too (JSON).
+    assert result.stdout.splitlines()[-1].split() == [str(served), "None", status]

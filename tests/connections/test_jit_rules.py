@@ -19,7 +19,7 @@ from tests.connections.jit_helpers import (
     session_user,
     warnings_of,
 )
-from tests.factories import ConnectionFactory, TeamFactory, UserFactory
+from tests.factories import ConnectionFactory, DomainFactory, TeamFactory, UserFactory
 from tests.saml_idp import okta_attributes
 
 # Every test twice: signatures verified in process, and by pysaml2 with xmlsec1 (tests/conftest.py).
@@ -341,19 +341,54 @@ def test_globex_member_through_acme_connection_is_refused_without_naming_globex(
 
 
 def test_another_companys_user_is_refused_where_the_company_has_no_domains(globex, stranger):
+    # An address in no company's domain, so only the user rule can refuse it.
+    contractor = UserFactory(company=globex.company, email="contractor@freelance.example")
     connection = ConnectionFactory(company=stranger, name="stranger")
     response, _ = _refused_login(
-        connection, "user_other_company", attributes=okta_attributes(globex.member.email)
+        connection, "user_other_company", attributes=okta_attributes(contractor.email)
     )
     assert "globex" not in response.content.decode().lower()
-    assert User.objects.get(pk=globex.member.pk).company == globex.company
+    assert User.objects.get(pk=contractor.pk).company == globex.company
 
 
-def test_a_staff_user_cannot_sign_in_through_a_customer_connection(acme):
-    staff = User.objects.create_superuser("it@acme.com", "correct-horse-battery")
-    _refused_login(acme.connection, "user_other_company", attributes=okta_attributes("it@acme.com"))
-    staff.refresh_from_db()
-    assert staff.company is None
+@pytest.mark.parametrize("email", ["cfo@globex.com", "cfo@eu.globex.com", "member@globex.com"])
+def test_a_company_without_domains_cannot_sign_in_an_email_in_a_held_domain(
+    globex, stranger, email
+):
+    """The review's attack: a company without domains signed in, by JIT, anyone its IdP asserted
+    (cfo@globex.com included), and the real person was then refused as user_other_company."""
+    connection = ConnectionFactory(company=stranger, name="stranger")
+    _refused_login(connection, "email_domain_not_allowed", attributes=okta_attributes(email))
+    assert not User.objects.filter(company=stranger).exists()
+    # The real person still signs in through their own company's connection.
+    user = login_as(globex.connection, attributes=okta_attributes("cfo@globex.com"))
+    assert user.company == globex.company
+
+
+def test_an_email_at_a_subdomain_of_the_companys_domain_signs_in(acme):
+    # Holding acme.com covers eu.acme.com (accounts.models.DomainQuerySet.holding).
+    user = login_as(acme.connection, attributes=okta_attributes("newhire@eu.acme.com"))
+    assert user.company == acme.company
+
+
+def test_a_subdomain_held_by_another_company_is_that_companys(acme, globex):
+    DomainFactory(company=globex.company, domain="labs.acme.com")
+    _refused_login(
+        acme.connection,
+        "email_domain_not_allowed",
+        attributes=okta_attributes("newhire@labs.acme.com"),
+    )
+    user = login_as(globex.connection, attributes=okta_attributes("newhire@labs.acme.com"))
+    assert user.company == globex.company
+
+
+def test_a_staff_user_cannot_sign_in_through_a_customer_connection(stranger, staff_user):
+    # Staff emails are in no customer's domain (accounts refuses them there), so the company
+    # without domains lets the address through to the user rule.
+    connection = ConnectionFactory(company=stranger, name="stranger")
+    _refused_login(connection, "user_other_company", attributes=okta_attributes(staff_user.email))
+    staff_user.refresh_from_db()
+    assert staff_user.company is None
 
 
 @pytest.mark.parametrize(

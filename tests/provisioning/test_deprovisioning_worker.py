@@ -22,13 +22,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 import redis
@@ -38,6 +35,7 @@ from django.db import connection
 from audit.models import AuditEvent
 from config import celery_app
 from provisioning.models import Deprovisioning
+from tests.processes import Process, database_url, wait_for
 from tests.provisioning.deprovisioning_helpers import (
     Footprint,
     assert_deprovisioned,
@@ -47,10 +45,7 @@ from tests.provisioning.deprovisioning_helpers import (
 from tests.provisioning.scim_helpers import patch_op
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 EMAIL = "dee.parted@acme.com"
-# Bounds for waiting on another process; generous, since they only matter when something is wrong.
-STARTUP_SECONDS = 60
 COMPLETION_SECONDS = 30
 # How long the second worker of test 3 waits before it takes back a message another worker took
 # and never acknowledged (see tests/worker_settings.py). Redis keeps the unacknowledged messages
@@ -73,94 +68,17 @@ pytestmark = [
 # --- a real worker -------------------------------------------------------------------------------
 
 
-def _database_url() -> str:
-    """pytest-django's test database (its NAME is the test database's by now), as a URL."""
-    db = settings.DATABASES["default"]
-    credentials = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db.get("HOST") or "127.0.0.1"
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    at = f"{credentials}@" if credentials else ""
-    return f"postgres://{at}{host}{port}/{quote(db['NAME'], safe='')}"
+def worker_command(queue: str, name: str) -> list[str]:
+    return [
+        sys.executable, "-m", "celery", "-A", "config", "worker",
+        "--loglevel=INFO", "--pool=prefork", "--concurrency=1",
+        "-Q", queue, "-n", f"{name}@%h",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ]  # fmt: skip
 
 
-class Worker:
-    """``celery -A config worker`` in its own process group, logging to a file."""
-
-    def __init__(self, *, queue: str, log: Path, env: dict[str, str]) -> None:
-        self.queue, self.log, self.env = queue, log, env
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Worker:
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "config",
-                    "worker",
-                    "--loglevel=INFO",
-                    "--pool=prefork",
-                    "--concurrency=1",
-                    "-Q",
-                    self.queue,
-                    "-n",
-                    f"{self.log.stem}@%h",
-                    "--without-gossip",
-                    "--without-mingle",
-                    "--without-heartbeat",
-                ],
-                cwd=PROJECT_ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, to kill it whole
-            )
-        wait_for(
-            lambda: " ready." in self.text() or self.process.poll() is not None,
-            STARTUP_SECONDS,
-            lambda: f"worker did not start:\n{self.text()}",
-        )
-        assert self.process.poll() is None, f"worker exited:\n{self.text()}"
-        return self
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def kill(self) -> None:
-        """SIGKILL to the whole process group (the main process and its pool), like a crash."""
-        os.killpg(self.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.pid, signal.SIGKILL)
-            self.process.wait(timeout=30)
-
-
-def wait_for(condition: Callable[[], object], seconds: float, message: Callable[[], str]):
-    """Poll ``condition`` until it is truthy (returned) or ``seconds`` pass (the test fails)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(message())
-        time.sleep(0.1)
+def worker_ready(worker: Process) -> bool:
+    return " ready." in worker.text()
 
 
 def _forget_queue(queue: str) -> None:
@@ -190,19 +108,19 @@ def queue() -> str:
 
 
 @pytest.fixture
-def start_worker(queue, tmp_path) -> Iterator[Callable[..., Worker]]:
+def start_worker(queue, tmp_path) -> Iterator[Callable[..., Process]]:
     if connection.vendor == "sqlite":
         pytest.skip(
             "the worker is another process: it needs a database server it can share with the "
             "test run (DATABASE_URL=postgres://...), not pytest-django's in-memory SQLite"
         )
-    workers: list[Worker] = []
+    workers: list[Process] = []
 
-    def start(*, hold_dir: Path | None = None, visibility_timeout: int | None = None) -> Worker:
+    def start(*, hold_dir: Path | None = None, visibility_timeout: int | None = None) -> Process:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "REDIS_URL": REDIS_URL,
             # The same key and origin as the test run (sessions, SCIM grant resources).
             "DJANGO_SECRET_KEY": settings.SECRET_KEY,
@@ -214,9 +132,10 @@ def start_worker(queue, tmp_path) -> Iterator[Callable[..., Worker]]:
             env["DEPROVISIONING_TEST_HOLD_DIR"] = str(hold_dir)
         if visibility_timeout is not None:
             env["DEPROVISIONING_TEST_VISIBILITY_TIMEOUT"] = str(visibility_timeout)
-        worker = Worker(queue=queue, log=tmp_path / f"worker-{len(workers) + 1}.log", env=env)
+        log = tmp_path / f"worker-{len(workers) + 1}.log"
+        worker = Process(worker_command(queue, log.stem), log=log, env=env)
         workers.append(worker)
-        return worker.start()
+        return worker.start(worker_ready)
 
     yield start
     for worker in workers:
@@ -260,7 +179,7 @@ def wait_until_completed(job: Deprovisioning, seconds: float = COMPLETION_SECOND
     return job
 
 
-def held_pid(hold_dir: Path, worker: Worker) -> int:
+def held_pid(hold_dir: Path, worker: Process) -> int:
     """The pid of the process blocked in the middle of the task (the held session delete)."""
     marker = hold_dir / "held"
     wait_for(marker.exists, COMPLETION_SECONDS, lambda: f"the task never started:\n{worker.text()}")

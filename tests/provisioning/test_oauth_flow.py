@@ -562,15 +562,26 @@ def test_a_denied_approval_redirects_to_the_registered_uri_with_access_denied(ac
 # --- codes and tokens ----------------------------------------------------------------------------
 
 
-def test_a_reused_code_fails_the_second_time(acme, okta):
+def test_a_replayed_code_is_refused_and_revokes_the_tokens_it_issued(acme, okta):
+    """RFC 6749 4.1.2: the code is refused the second time, and the tokens issued from it the
+    first time (and everything refreshed from them) stop working (issue 11, Low / OAuth)."""
     code = approved_code(okta, acme.admin)
     first = token_body(okta.exchange(code))
+    refreshed = token_body(okta.refresh(first["refresh_token"]))
+    assert scim_user_names(refreshed["access_token"])[0] == 200
 
     token_error(okta.exchange(code), "invalid_grant")
-    token_error(okta.exchange(code, basic=False), "invalid_grant")
 
-    assert first["access_token"]
-    assert AccessToken.objects.count() == 1
+    assert scim_user_names(first["access_token"])[0] == 401
+    assert scim_user_names(refreshed["access_token"])[0] == 401
+    token_error(okta.refresh(refreshed["refresh_token"]), "invalid_grant")
+    assert AccessToken.objects.count() == 0
+    assert not RefreshToken.objects.filter(revoked__isnull=True).exists()
+    event = AuditEvent.objects.get(action="oauth.code_replayed")
+    assert event.connection == acme.connection
+    assert event.details["tokens_revoked"] == 1
+    # Presented yet again, still refused (and nothing left to revoke).
+    token_error(okta.exchange(code, basic=False), "invalid_grant")
 
 
 def test_a_code_issued_to_okta_is_useless_to_another_client(acme, okta):

@@ -21,6 +21,7 @@ from accounts.models import Role, Team, User, UserSession, UserSource
 from accounts.services import user_create
 from audit.models import AuditEvent, Severity
 from provisioning.models import Deprovisioning
+from tests.factories import bulk_create_users
 from tests.provisioning.scim_helpers import (
     ENTERPRISE,
     GROUP_SCHEMA,
@@ -247,7 +248,7 @@ def test_patch_active_true_reactivates_the_user(scim):
 
 
 def test_paging_through_every_user_is_stable_without_duplicates_or_gaps(scim, acme):
-    User.objects.bulk_create(
+    bulk_create_users(
         User(
             email=f"user{n:03d}@acme.com",
             username=f"user{n:03d}@acme.com",
@@ -291,7 +292,7 @@ def test_paging_through_every_user_is_stable_without_duplicates_or_gaps(scim, ac
 
 
 def test_a_page_is_exactly_count_long_and_the_last_one_is_short(scim, acme):
-    User.objects.bulk_create(
+    bulk_create_users(
         User(email=f"p{n}@acme.com", username=f"p{n}@acme.com", company=acme.company, password="!")
         for n in range(8)
     )  # 10 users with the fixture's two

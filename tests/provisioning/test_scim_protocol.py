@@ -18,6 +18,7 @@ from provisioning.models import ScimToken
 from provisioning.scim.patch import MAX_OPERATIONS
 from provisioning.scim.values import MAX_MEMBERS_PER_REQUEST
 from provisioning.tokens import scim_token_issue, scim_token_revoke
+from tests.factories import bulk_create_users
 from tests.provisioning.scim_helpers import (
     ENTERPRISE,
     ERROR_SCHEMA,
@@ -51,7 +52,7 @@ def jane(scim) -> dict:
 
 
 def _many_users(company, n: int) -> None:
-    User.objects.bulk_create(
+    bulk_create_users(
         User(
             email=f"u{i:03d}@acme.com", username=f"u{i:03d}@acme.com", company=company, password="!"
         )
@@ -463,7 +464,7 @@ def test_a_user_is_found_by_the_user_name_it_is_shown_with(scim, acme):
 
 # --- lookups stay index lookups (the figures are in bench/scim.py) ------------------------------
 
-USER_NAME_INDEX = "user_username_unique_in_company_ci"
+USER_NAME_INDEX = "user_username_key_unique_in_company"
 
 
 def _plan(sql: str) -> str:
@@ -483,7 +484,7 @@ def _user_name_queries(request) -> list[str]:
     queries = [
         q["sql"]
         for q in captured.captured_queries
-        if 'LOWER("accounts_user"."username")' in q["sql"]
+        if '"accounts_user"."username_key" =' in q["sql"]
     ]
     assert queries
     return queries
@@ -501,8 +502,8 @@ def test_the_user_name_lookup_uses_the_user_name_index(scim, acme):
 
 
 def test_a_taken_user_name_is_refused_by_the_unique_index_not_by_a_lookup(scim, acme):
-    """The create does not search for the userName first: the (company, LOWER(username))
-    unique index refuses the INSERT, which also settles two creates racing."""
+    """The create does not search for the userName first: the (company, username_key) unique
+    index refuses the INSERT, which also settles two creates racing."""
     _many_users(acme.company, 50)
     before = User.objects.count()
 
@@ -519,7 +520,7 @@ def test_a_taken_user_name_is_refused_by_the_unique_index_not_by_a_lookup(scim, 
     assert_scim_error(status, body, http_status=409, scim_type="uniqueness")
     assert User.objects.count() == before
     lookups = [q["sql"] for q in captured.captured_queries if q["sql"].startswith("SELECT")]
-    assert not [sql for sql in lookups if 'LOWER("accounts_user"."username")' in sql]
+    assert not [sql for sql in lookups if '"accounts_user"."username_key" =' in sql]
 
 
 # --- discovery ---------------------------------------------------------------------------------

@@ -34,5 +34,6 @@ class Command(SubcommandCommand):
         if teams:
             summary.append(f"teams: {', '.join(teams)}")
         if domains:
-            summary.append(f"domains: {', '.join(d.lower() for d in domains)}")
+            stored = company.domains.order_by("pk").values_list("domain", flat=True)
+            summary.append(f"domains: {', '.join(stored)}")
         self.stdout.write("; ".join(summary))

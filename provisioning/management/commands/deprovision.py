@@ -4,8 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
+from accounts.normalize import normalize_email
 from accounts.selectors import user_find
-from accounts.validators import normalize_email
 from core.commands import Refused
 from core.exceptions import ApplicationError
 from provisioning.services import user_deprovision

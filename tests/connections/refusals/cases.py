@@ -65,6 +65,7 @@ class Refusal:
     )
     never_created: tuple[str, ...] = ()
     pending_elsewhere: int = 0
+    tallied: bool = False  # counted (audit.models.RefusalTally), not an audit event each
     then: Callable[[Given, AuditEvent], None] | None = None
 
     @property

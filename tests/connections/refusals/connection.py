@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from lxml import etree
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, RefusalTally
 from connections.models import (
     ConnectionStatus,
     PendingAuthnRequest,
@@ -49,8 +49,9 @@ def _endpoint_of_an_unknown_connection(endpoint: str) -> Callable[[Given], Act]:
     return lambda given: lambda: given.client.get(f"/sso/no-such-connection/{endpoint}/")
 
 
-def _no_connection_named(given: Given, event: AuditEvent) -> None:
-    assert event.connection is None
+def _counted_once(given: Given, tally: RefusalTally) -> None:
+    """Requests for a connection nobody configured are counted, not stored one by one."""
+    assert (tally.name, tally.count) == ("no-such-connection", 1)
 
 
 CASES += [
@@ -60,7 +61,8 @@ CASES += [
         _acs_of_an_unknown_connection,
         status=404,
         never_created=(NEW,),
-        then=_no_connection_named,
+        tallied=True,
+        then=_counted_once,
     ),
     *(
         Refusal(
@@ -69,6 +71,8 @@ CASES += [
             _endpoint_of_an_unknown_connection(endpoint),
             needs=("db", "client"),
             status=404,
+            tallied=True,
+            then=_counted_once,
         )
         for endpoint in ("login", "metadata", "finish")
     ),

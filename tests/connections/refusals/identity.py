@@ -19,6 +19,7 @@ from tests.connections.refusals.cases import (
     on_acme,
 )
 from tests.connections.saml_helpers import idp_response
+from tests.factories import UserFactory
 from tests.saml_idp import NAMEID_UNSPECIFIED
 
 CASES: list[Refusal] = []
@@ -53,13 +54,26 @@ def _deactivated(given: Given) -> Act:
 
 
 def _other_company_user(given: Given) -> Act:
+    # An address in no company's domain: only the user rule can refuse it.
     given.acme = given.acme_without_domains
-    return at_finish(_for(lambda given: given.globex.member.email))(given)
+    given.contractor = UserFactory(company=given.globex.company, email=FREELANCER)
+    return at_finish(_for(lambda given: FREELANCER))(given)
 
 
 def _other_company_user_untouched(given: Given, event: AuditEvent) -> None:
-    given.globex.member.refresh_from_db()
-    assert given.globex.member.company == given.globex.company
+    given.contractor.refresh_from_db()
+    assert given.contractor.company == given.globex.company
+
+
+def _held_elsewhere(email: Callable[[Given], str]) -> Callable[[Given], Act]:
+    """A company without domains signs in an address in globex's domain (or a subdomain of it):
+    refused before any user is looked up, whether globex has such a user or not."""
+
+    def arrange(given: Given) -> Act:
+        given.acme = given.acme_without_domains
+        return at_finish(_for(email))(given)
+
+    return arrange
 
 
 def _staff_user(given: Given) -> Act:
@@ -67,9 +81,16 @@ def _staff_user(given: Given) -> Act:
     return at_finish(_for(lambda given: given.staff_user.email))(given)
 
 
+FREELANCER = "contractor@freelance.example"
+
 NOT_AN_EMAIL = {
     "no-email": {"givenName": "John", "familyName": "Doe", "user_name": "jdoe"},
     "email-not-an-email": {"email": "not an email"},
+}
+HELD_BY_GLOBEX = {
+    "held-by-another-company-new-user": "cfo@globex.com",
+    "held-by-another-company-subdomain": "cfo@eu.globex.com",
+    "held-by-another-company-full-width": "cfo@ｇｌｏｂｅｘ.com",
 }
 OUTSIDERS = {
     "outside-the-domains": "newhire@elsewhere.example",
@@ -114,6 +135,24 @@ CASES += [
         "a-staff-user",
         _staff_user,
         needs=("acme_without_domains", "staff_user", "client"),
+    ),
+    # A domain is its holder's alone: a company without domains cannot take a held one, be it
+    # the address of a globex user, a new one, or one at a subdomain of globex.com.
+    Refusal(
+        "email_domain_not_allowed",
+        "held-by-another-company-existing-user",
+        _held_elsewhere(lambda given: given.globex.member.email),
+        needs=("acme_without_domains", "globex", "client"),
+    ),
+    *(
+        Refusal(
+            "email_domain_not_allowed",
+            name,
+            _held_elsewhere(lambda given, email=email: email),
+            needs=("acme_without_domains", "globex", "client"),
+            never_created=(email,),
+        )
+        for name, email in HELD_BY_GLOBEX.items()
     ),
     # With acme's domains in place the domain rule answers first, without saying whose the
     # address is: globex.com and sso.test are not acme's domains.

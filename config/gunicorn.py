@@ -1,0 +1,65 @@
+"""gunicorn settings for the Procfile's ``web`` line: ``gunicorn --config config/gunicorn.py
+config.wsgi``.
+
+- binds ``0.0.0.0:$PORT`` with ``$WEB_CONCURRENCY`` synchronous workers (the work is short and
+  CPU-bound: XML signatures; about two per core);
+- on SIGTERM stops accepting, lets requests in flight finish for up to 25 seconds, then exits:
+  within the 30 seconds platforms wait before they kill;
+- logs as the application does (one JSON object a line on stdout); the request lines come from
+  Django (``core.middleware``), so gunicorn writes no access log of its own;
+- gives its workers a metrics directory of their own (``core.metrics_dir``; before any of them
+  imports prometheus_client, which this file must not import) and refuses to start when the
+  static files were not collected (``manage.py collectstatic``, the release step).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from config.env import read_int  # noqa: E402 - the project root is put on the path first
+from config.settings import LOGGING, STATIC_ROOT  # noqa: E402 - reads the environment only
+from core.metrics_dir import process_dead, process_group_start  # noqa: E402
+
+PORT = read_int("PORT", default=8000, minimum=1, maximum=65535)
+bind = f"0.0.0.0:{PORT}"
+workers = read_int("WEB_CONCURRENCY", default=2, minimum=1, maximum=64)
+worker_class = "sync"
+timeout = 30
+graceful_timeout = 25
+keepalive = 5
+# Recycle workers now and then (what a slow leak would cost stays bounded); the jitter keeps
+# them from restarting together. A recycled worker's counters stay in the metrics directory.
+max_requests = 2000
+max_requests_jitter = 200
+
+accesslog = None
+errorlog = "-"
+# The service's own logging (config.settings: JSON lines on stdout) for gunicorn's loggers too.
+logconfig_dict = {
+    **LOGGING,
+    "loggers": {
+        **LOGGING["loggers"],
+        # gunicorn made these two non-propagating: they get the handler themselves.
+        "gunicorn.error": {"level": "INFO", "handlers": ["stdout"], "propagate": False},
+        "gunicorn.access": {"level": "WARNING", "handlers": ["stdout"], "propagate": False},
+    },
+}
+
+
+def on_starting(server) -> None:
+    process_group_start(f"web-{socket.gethostname()}-{PORT}")
+    if not (Path(STATIC_ROOT) / "staticfiles.json").exists():
+        server.log.error(
+            "static files are not collected in %s: run `python manage.py collectstatic "
+            "--noinput` (the Procfile's release step) first",
+            STATIC_ROOT,
+        )
+        raise SystemExit(1)
+
+
+def child_exit(server, worker) -> None:
+    process_dead(worker.pid)
