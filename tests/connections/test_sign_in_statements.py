@@ -12,6 +12,7 @@ user-session record read then inserted).
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from accounts.models import User
@@ -116,8 +117,11 @@ def test_a_first_sign_in_creates_the_user_in_the_same_single_transaction(warm):
     assert finish.transactions == 1
     assert finish.kinds().count("INSERT accounts_user") == 1
     # The eight of a returning person's finish, and what JIT creation reads and writes on top
-    # (the domain rules, the new user, its audit event: connections/sign_in/identity.py).
-    assert len(finish) == 14
+    # (the domain rules, the new user, its audit event: connections/sign_in/identity.py), with
+    # two advisory locks on PostgreSQL (core.persistence.advisory_lock; SQLite needs none).
+    locks = ["SELECT"] * 2 if connection.vendor == "postgresql" else []
+    assert [kind for kind in finish.kinds() if kind == "SELECT"] == locks
+    assert len(finish) == 14 + len(locks)
     # The atomic blocks of JIT and user_create, nested: savepoints, on a first sign-in only.
     assert finish.savepoints == 3
 
