@@ -113,15 +113,6 @@ def read_redis_url(name: str) -> str | None:
     return value
 
 
-def read_choice(name: str, *, default: str, choices: tuple[str, ...]) -> str:
-    value = _raw(name)
-    if not value:
-        return default
-    if value not in choices:
-        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
-
-
 def read_fernet_keys(name: str) -> list[str]:
     """Comma-separated Fernet keys (url-safe base64 of 32 bytes each), the first one the key
     that encrypts; [] when unset."""
@@ -167,3 +158,12 @@ def parse_rate(name: str, value: str) -> Rate:
 
 def read_rate(name: str, *, default: str) -> Rate:
     return parse_rate(name, _raw(name) or default)
+
+
+def read_choice(name: str, *, default: str, choices: tuple[str, ...]) -> str:
+    value = _raw(name)
+    if not value:
+        return default
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name} must be one of {', '.join(choices)}; got {value!r}")
+    return value

@@ -211,8 +211,6 @@ CELERY_TASK_SOFT_TIME_LIMIT = 100
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # --- security ------------------------------------------------------------------------------
-# Django's database sessions, each written once per request (accounts/sessions.py).
-SESSION_ENGINE = "accounts.sessions"
 # Production sits behind a TLS proxy that sets X-Forwarded-Proto (SPEC "Running"); the web port
 # must be reachable only through it. Plain http is redirected to https, except the health checks.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -245,6 +243,8 @@ SESSION_IDLE_SECONDS = read_int(
 )
 SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
 SESSION_SAVE_EVERY_REQUEST = True
+# Django's database sessions, each written once per request (accounts/sessions.py).
+SESSION_ENGINE = "accounts.sessions"
 
 # Our own pages load scripts and styles from this origin only (no inline script or style);
 # the admin's do too. form-action allows https: because the sign-in form redirects on to the

@@ -15,6 +15,10 @@ chooses how the signatures are verified:
   An encrypted assertion is always verified in process: it was decrypted in process
   (``connections.saml_sp_crypto``), and pysaml2 would need our private key in a file.
 
+The in-process path hands lxml's trees to libxmlsec1, so lxml and the xmlsec binding must run
+the same libxml2: the pinned wheels do, and a process where they do not stops at start-up
+(``saml_crypto`` checks it; ``ConnectionsConfig.ready`` imports it).
+
 Two caches, both keyed on the connection's ``updated_at`` (every change of a connection or its
 certificates bumps it): the keys a connection trusts (process-wide, immutable, small) and the
 pysaml2 client of a connection (per thread) for the ``xmlsec1`` backend. AuthnRequests, logout

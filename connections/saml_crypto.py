@@ -328,7 +328,8 @@ def check_signature_profile(signature: etree._Element, element: etree._Element) 
 
 def _context(key: xmlsec.Key, profile: SignatureProfile) -> xmlsec.SignatureContext:
     context = xmlsec.SignatureContext()
-    context.key = key  # KeyInfo is never read: the key is chosen before verifying
+    context.key = key  # KeyInfo is never read: the key is chosen before verifying,
+    context.set_enabled_key_data([])  # and no kind of key data in it is even enabled
     for transform in (xmlsec.Transform.ENVELOPED, xmlsec.Transform.EXCL_C14N):
         context.enable_reference_transform(transform)
     context.enable_reference_transform(profile.digest_transform)

@@ -49,6 +49,20 @@ def save_or_conflict(instance: M, conflict_message: str, **save_options: Any) ->
     return instance
 
 
+def advisory_lock(key: str, *, shared: bool = False) -> None:
+    """Hold a lock named ``key`` until the current transaction ends, so that a check and the write
+    it allows cannot interleave with another transaction's check and write on the same key.
+
+    On PostgreSQL this is ``pg_advisory_xact_lock`` (shared ones do not wait for each other, an
+    exclusive one waits for all). SQLite needs none: it lets one transaction write at a time."""
+    if connection.vendor != "postgresql":
+        return
+    number = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
+    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {function}(%s)", [number])  # noqa: S608 - one of two names
+
+
 def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
     """Delete the rows of ``queryset`` and return them, in one statement: ``DELETE ... WHERE ...
     RETURNING ...`` (PostgreSQL, and SQLite since 3.35). Reading a row and then deleting it
@@ -67,7 +81,6 @@ def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
     if sum(1 for count in query.alias_refcount.values() if count) > 1:
         raise ValueError("delete_returning() takes filters on the model's own table only")
     using = router.db_for_write(model)
-    database = connections[using]
     try:
         where, params = query.get_compiler(using=using).compile(query.where)
     except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
@@ -76,21 +89,7 @@ def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
         where = ""
     if not where:
         raise ValueError("delete_returning() refuses to delete every row")
-    quote = database.ops.quote_name
+    quote = connections[using].ops.quote_name
     columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
     sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
     return list(model.objects.raw(sql, params, using=using))
-
-
-def advisory_lock(key: str, *, shared: bool = False) -> None:
-    """Hold a lock named ``key`` until the current transaction ends, so that a check and the write
-    it allows cannot interleave with another transaction's check and write on the same key.
-
-    On PostgreSQL this is ``pg_advisory_xact_lock`` (shared ones do not wait for each other, an
-    exclusive one waits for all). SQLite needs none: it lets one transaction write at a time."""
-    if connection.vendor != "postgresql":
-        return
-    number = int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big", signed=True)
-    function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {function}(%s)", [number])  # noqa: S608 - one of two names

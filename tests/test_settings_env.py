@@ -420,19 +420,6 @@ def test_read_redis_url_refuses_other_schemes(monkeypatch, raw):
         read_redis_url("CACHE")
 
 
-def test_read_choice_takes_one_of_the_choices_or_the_default(monkeypatch):
-    monkeypatch.setenv("BACKEND", " xmlsec1 ")
-    assert read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")) == "xmlsec1"
-    monkeypatch.setenv("BACKEND", "")
-    assert read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")) == "xmlsec"
-
-
-def test_read_choice_refuses_anything_else(monkeypatch):
-    monkeypatch.setenv("BACKEND", "XMLSEC")
-    with pytest.raises(ImproperlyConfigured, match="BACKEND must be one of xmlsec, xmlsec1"):
-        read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1"))
-
-
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("10/s", Rate(10, 1)), (" 600/m ", Rate(600, 60)), ("5000/h", Rate(5000, 3600))],
@@ -456,3 +443,16 @@ def test_read_rate_refuses_anything_else_naming_the_variable(monkeypatch, raw):
 
     with pytest.raises(ImproperlyConfigured, match="^LIMIT must look like N/s, N/m or N/h"):
         read_rate("LIMIT", default="1/s")
+
+
+def test_read_choice_takes_one_of_the_choices_or_the_default(monkeypatch):
+    monkeypatch.setenv("BACKEND", " xmlsec1 ")
+    assert read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")) == "xmlsec1"
+    monkeypatch.setenv("BACKEND", "")
+    assert read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1")) == "xmlsec"
+
+
+def test_read_choice_refuses_anything_else(monkeypatch):
+    monkeypatch.setenv("BACKEND", "XMLSEC")
+    with pytest.raises(ImproperlyConfigured, match="BACKEND must be one of xmlsec, xmlsec1"):
+        read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1"))

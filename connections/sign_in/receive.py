@@ -60,9 +60,11 @@ class ReceivedSignIn:
 def acs_receive(
     *, connection: Connection, saml_response: str | None, relay_state: str | None
 ) -> ReceivedSignIn:
-    """Every check of the SPEC on the response, then, in one transaction: the SP-initiated
-    request it answers consumed, its assertion ID remembered, the verified sign-in recorded for
-    the finish step. A refusal writes nothing (the view records the audit event)."""
+    """Every check of the SPEC on the response, in a fixed order, and in one transaction: the
+    SP-initiated request it answers consumed (before the signatures are verified, as the order
+    of the checks has it; a refusal rolls the consumption back), its assertion ID remembered,
+    the verified sign-in recorded for the finish step. A refusal writes nothing (the view
+    records the audit event)."""
     if connection.status == ConnectionStatus.DISABLED:
         raise ConnectionDisabled(extra={"status": connection.status})
     adapter = saml_adapter()
@@ -86,20 +88,17 @@ def acs_receive(
     _check_destination(connection, inspected)
     _check_audience(connection, inspected)
     expires_at = _check_times(inspected)
-    if not inspected.in_response_to:
-        if not connection.allow_idp_initiated:
-            raise SamlUnsolicited()
-        require_usable(connection)
-    try:
-        verified = adapter.verify_response(connection, inspected, issuer=issuer)
-    except SamlSignatureInvalid as error:
-        error.extra.update(_fingerprints(adapter, connection, inspected))
-        raise
+    if not inspected.in_response_to and not connection.allow_idp_initiated:
+        raise SamlUnsolicited()
 
     with transaction.atomic():
         pending = _pending_request_consume(connection, inspected)
-        if pending is not None:
-            require_usable(connection, test_login=pending.test_login)
+        require_usable(connection, test_login=bool(pending and pending.test_login))
+        try:
+            verified = adapter.verify_response(connection, inspected, issuer=issuer)
+        except SamlSignatureInvalid as error:
+            error.extra.update(_fingerprints(adapter, connection, inspected))
+            raise
         _remember_assertion(connection, verified.assertion_id, expires_at)
         if not connection.idp_entity_id and not connection.observed_idp_entity_id:
             # No issuer configured: the certificate is the trust anchor; the first issuer seen is
