@@ -182,8 +182,6 @@ ALL_REFUSALS: tuple[type[SignInRefused], ...] = (
     UserOtherCompany,
     EmailDomainNotAllowed,
 )
+# The sign-in refusals. Single Logout refuses with those that fit (signature, issuer,
+# destination, time, replay, InResponseTo, status) and SamlUnknownPrincipal of its own.
 ERROR_CODES = frozenset(cls.code for cls in ALL_REFUSALS)
-# Single Logout refuses with the sign-in codes that fit (signature, issuer, destination, time,
-# replay, InResponseTo, status) and this one of its own.
-LOGOUT_ONLY_REFUSALS: tuple[type[SignInRefused], ...] = (SamlUnknownPrincipal,)
-ALL_ERROR_CODES = ERROR_CODES | {cls.code for cls in LOGOUT_ONLY_REFUSALS}

@@ -21,7 +21,7 @@ has an SLO URL to answer to.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -166,8 +166,6 @@ class SloOutcome:
     kind: str  # "request" (IdP-initiated) or "response" (the end of an SP-initiated logout)
     refusal: SignInRefused | None = None
     answer: Answer | None = None
-    sessions_ended: int = 0
-    details: dict = field(default_factory=dict)
 
 
 def slo_receive(*, connection: Connection, received: Received) -> SloOutcome:
@@ -330,7 +328,7 @@ def _name_id(connection: Connection, root: etree._Element) -> str:
             plaintext = sp_decrypt(connection=connection, container=encrypted)
         except saml_sp_crypto.DecryptionRefused as error:
             raise SamlMalformed(extra={"reason": f"EncryptedID: {error.reason}"}) from None
-        wrapper = parse_message_fragment(plaintext)
+        wrapper = _name_id_fragment(plaintext)
         name_id = wrapper.find(f"{{{SAML}}}NameID")
     value = text_of(name_id) if name_id is not None else None
     if not value:
@@ -340,7 +338,7 @@ def _name_id(connection: Connection, root: etree._Element) -> str:
     return value
 
 
-def parse_message_fragment(plaintext: bytes) -> etree._Element:
+def _name_id_fragment(plaintext: bytes) -> etree._Element:
     """A decrypted NameID, through the same gate and parser as a received message."""
     try:
         wrapper = saml_crypto.parse(
@@ -388,7 +386,7 @@ def _logout_request(connection: Connection, received: Received, root: etree._Ele
                     "binding": received.binding,
                 },
             )
-    outcome = SloOutcome(kind="request", sessions_ended=ended)
+    outcome = SloOutcome(kind="request")
     outcome.answer = _answer(connection, received, root, None)
     return outcome
 

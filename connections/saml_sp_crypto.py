@@ -32,8 +32,6 @@ DS = saml_crypto.DS
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 XENC11 = "http://www.w3.org/2009/xmlenc11#"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-RSA_SHA256 = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-ENCRYPTED_KEY_TYPE = f"{XENC}EncryptedKey"
 ELEMENT_TYPE = f"{XENC}Element"
 
 # RSA-OAEP's digest and mask generation: SHA-1 is sound inside OAEP (no collision matters there),
