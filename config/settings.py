@@ -84,6 +84,7 @@ MIDDLEWARE = [
     # balancer may probe a process by its address over plain http.
     "core.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "core.middleware.OpenerPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.ContentSecurityPolicyMiddleware",
     "connections.middleware.SsoRateLimitMiddleware",
@@ -212,6 +213,10 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Pages an OAuth pop-up (Okta's "Authenticate with …") passes through keep their opener; see
+# core.middleware.OpenerPolicyMiddleware (the development IdP stands in for the customer's IdP
+# in that pop-up). Everywhere else: Django's same-origin.
+OPENER_KEPT_PATHS = ["/oauth/", "/sso/", "/dev-idp/"]
 # The origin browsers post from: with the proxy header trusted, a same-origin POST carrying
 # `Origin: https://...` passes the CSRF origin check.
 CSRF_TRUSTED_ORIGINS = [BASE_URL]

@@ -1,4 +1,5 @@
-"""Request id, the request log line, request metrics, and the content security policy."""
+"""Request id, the request log line, request metrics, the content security policy, and the
+opener policy of the pages a sign-in pop-up passes through."""
 
 from __future__ import annotations
 
@@ -91,4 +92,26 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         response.headers.setdefault(self.header, settings.CONTENT_SECURITY_POLICY)
+        return response
+
+
+class OpenerPolicyMiddleware:
+    """``Cross-Origin-Opener-Policy: unsafe-none`` under ``OPENER_KEPT_PATHS``; Django's
+    ``same-origin`` everywhere else (SecurityMiddleware only sets the header where none is set,
+    so this middleware sits after it).
+
+    Okta's "Authenticate with …" button opens ``/oauth/authorize/`` in a pop-up, where the admin
+    may have to sign in first (``/sso/`` and the SAML round trip), and Okta's callback page hands
+    the code to the admin page through ``window.opener``. A ``same-origin`` opener policy on any
+    of our pages in that pop-up moves it to a new browsing context group and the opener is gone
+    for good, so Okta never learns the authorization happened."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        self.prefixes = tuple(settings.OPENER_KEPT_PATHS)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(self.prefixes):
+            response.headers["Cross-Origin-Opener-Policy"] = "unsafe-none"
         return response

@@ -115,6 +115,23 @@ def test_pages_carry_hsts_csp_nosniff_and_frame_protection(client):
     assert "'unsafe-eval'" not in response["Content-Security-Policy"]
 
 
+@pytest.mark.parametrize(
+    "path", ["/oauth/authorize/?client_id=x", "/sso/", "/sso/no-such-connection/login/"]
+)
+def test_pages_of_the_oauth_pop_up_keep_their_opener(client, path):
+    """Okta's "Authenticate with …" pop-up reports back through window.opener: no page it passes
+    through may cut it off (the browser test proves the whole round trip)."""
+    response = client.get(path, **PROXY)
+
+    assert response["Cross-Origin-Opener-Policy"] == "unsafe-none"
+
+
+def test_other_pages_isolate_their_browsing_context(client):
+    response = client.get("/admin/login/", **PROXY)
+
+    assert response["Cross-Origin-Opener-Policy"] == "same-origin"
+
+
 def test_the_session_and_csrf_cookies_are_secure_httponly_and_lax(acme, settings):
     """Lax, not Strict: the ACS is a cross-site POST from the IdP and answers with a 303 to the
     finish page, a top-level GET that must carry the session and binding cookies."""
