@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
+from cryptography.fernet import Fernet
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -106,6 +108,7 @@ def server_environment(database_url: str) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
+        SAML_KEY_ENCRYPTION_KEY=Fernet.generate_key().decode(),
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
         BASE_URL=BASE_URL,
         DATABASE_URL=database_url,

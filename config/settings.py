@@ -59,10 +59,15 @@ SAML_SIGNATURE_BACKEND = read_choice(
 # SP private keys (request signing, assertion decryption) are stored encrypted with this key:
 # one or more Fernet keys, comma-separated; the first encrypts, every one decrypts, so the key
 # itself rotates by putting a new one first (then `manage.py connection reencrypt-sp-keys`).
-# Unset outside debug, the service still starts; what needs an SP key (SP metadata, signed
-# requests, encrypted assertions) fails with an error naming the variable. In debug, unset means
-# a key made at run time under var/ (connections.key_encryption).
+# Required outside debug, like the secret key: every connection's SP metadata publishes an
+# encryption certificate, so without it no metadata could be served. In debug, unset means a key
+# made at run time under var/ (connections.key_encryption).
 SAML_KEY_ENCRYPTION_KEYS = read_fernet_keys("SAML_KEY_ENCRYPTION_KEY")
+if not SAML_KEY_ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "SAML_KEY_ENCRYPTION_KEY is required unless DJANGO_DEBUG is on; make one with: "
+        'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+    )
 # RSA key size of the SP keys the product makes (not read from the environment).
 SAML_SP_KEY_BITS = 3072
 

@@ -4,9 +4,10 @@ Fernet (AES-128-CBC with HMAC-SHA256, from ``cryptography``) through ``MultiFern
 of the list encrypts, every key decrypts, so the environment key rotates by putting a new one
 first, re-encrypting (``manage.py connection reencrypt-sp-keys``), then dropping the old one.
 
-Outside debug, an unset variable is not an error at start (a fresh install serves sign-ins
-without SP keys); it becomes one, naming the variable, the first time a key must be made or read.
-In debug, unset means a key made once under ``var/`` (never committed), like the dev IdP's.
+Outside debug the settings refuse to start without the variable (config/settings.py); the
+``SpKeysUnavailable`` refusals here remain for a key list that cannot read a stored key (a key
+dropped before ``reencrypt-sp-keys`` ran) and for settings changed at run time. In debug, unset
+means a key made once under ``var/`` (never committed), like the dev IdP's.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +85,8 @@ def service_env(*, secret_key: str, base_url: str, **overrides: str) -> dict[str
         DJANGO_ALLOWED_HOSTS=urlsplit(base_url).hostname,
         LOG_LEVEL="INFO",
     )
+    # Inherited from the test run when set there (the same SP keys readable on both sides).
+    env.setdefault("SAML_KEY_ENCRYPTION_KEY", Fernet.generate_key().decode())
     env.update(overrides)
     return env
 

@@ -55,6 +55,7 @@ GOOD = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "not-a-real-secret-but-long-enough-for-a-test-run-0123456789",
     "BASE_URL": "https://sso.example.com",
+    "SAML_KEY_ENCRYPTION_KEY": FERNET_KEY,
 }
 
 
@@ -83,6 +84,7 @@ def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.Com
         ("REDIS_URL", GOOD | {"REDIS_URL": "http://x"}),
         ("BASE_URL", GOOD | {"BASE_URL": "http://x.com"}),
         ("DJANGO_SECRET_KEY", GOOD | {"DJANGO_SECRET_KEY": None}),
+        ("SAML_KEY_ENCRYPTION_KEY", GOOD | {"SAML_KEY_ENCRYPTION_KEY": None}),
         ("SAML_SIGNATURE_BACKEND", GOOD | {"SAML_SIGNATURE_BACKEND": "openssl"}),
         ("DATABASE_CONN_MAX_AGE", GOOD | {"DATABASE_CONN_MAX_AGE": "forever"}),
         ("SAML_KEY_ENCRYPTION_KEY", GOOD | {"SAML_KEY_ENCRYPTION_KEY": "not-a-fernet-key"}),
@@ -107,6 +109,7 @@ def _setup_django(code: str = _PRINT, **variables: str | None) -> subprocess.Com
         "redis-http",
         "base-url-http-without-debug",
         "secret-key-unset-without-debug",
+        "key-encryption-key-unset-without-debug",
         "signature-backend-unknown",
         "conn-max-age-not-a-number",
         "key-encryption-key-not-fernet",
@@ -144,19 +147,10 @@ def test_settings_load_with_debug_on_and_nothing_else_set():
 _KEYS = "from django.conf import settings; print(len(settings.SAML_KEY_ENCRYPTION_KEYS))"
 
 
-def test_production_starts_without_a_key_encryption_key():
-    """A fresh install starts; what needs an SP key fails then, naming the variable
-    (tests/connections/test_sp_keys.py)."""
-    result = _setup_django(_KEYS, **GOOD)
-
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["0"]
-
-
 def test_key_encryption_keys_are_a_list_for_rotation():
     second = base64.urlsafe_b64encode(os.urandom(32)).decode()
 
-    result = _setup_django(_KEYS, **GOOD, SAML_KEY_ENCRYPTION_KEY=f"{FERNET_KEY}, {second}")
+    result = _setup_django(_KEYS, **(GOOD | {"SAML_KEY_ENCRYPTION_KEY": f"{FERNET_KEY}, {second}"}))
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["2"]

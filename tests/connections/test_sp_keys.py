@@ -16,7 +16,6 @@ from cryptography.x509 import load_pem_x509_certificate
 from django.test import Client
 
 from audit.models import AuditEvent
-from connections.checks import key_encryption_key_configured
 from connections.key_encryption import SpKeysUnavailable, decrypt_private_key
 from connections.models import SpKey, SpKeyState, SpKeyUse
 from connections.services import connection_update
@@ -145,7 +144,7 @@ def test_reencrypting_with_a_key_list_that_cannot_read_a_key_changes_nothing(acm
     assert SpKey.objects.get(pk=key.pk).private_key_encrypted == before
 
 
-# --- no key encryption key: the service runs, what needs a key says why ----------------------
+# --- no key encryption key (settings changed at run time; production refuses to start) -------
 
 
 @pytest.fixture
@@ -279,15 +278,3 @@ def test_rotate_sp_key_of_an_unknown_connection_is_refused(db):
     error = refused_command("connection", "rotate-sp-key", "nope", watched=(SpKey,))
 
     assert "No connection is named 'nope'" in str(error)
-
-
-def test_check_deploy_warns_when_the_key_encryption_key_is_missing(settings):
-    settings.DEBUG = False
-    settings.SAML_KEY_ENCRYPTION_KEYS = []
-
-    warnings = key_encryption_key_configured(None)
-
-    assert [warning.id for warning in warnings] == ["connections.W001"]
-    assert "SAML_KEY_ENCRYPTION_KEY" in warnings[0].msg
-    settings.SAML_KEY_ENCRYPTION_KEYS = [_fernet_key()]
-    assert key_encryption_key_configured(None) == []
