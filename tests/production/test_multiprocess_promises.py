@@ -49,6 +49,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 SIGNED_IN = "You are signed in"
 SCIM_JSON = "application/scim+json"
 CONCURRENT = 8
+MAX_BATCHES = 5
 
 pytestmark = [
     pytest.mark.redis,
@@ -92,6 +93,17 @@ def at_once(count: int, send: Callable[[int], requests.Response]) -> list[reques
 
     with ThreadPoolExecutor(count) as pool:
         return list(pool.map(go, range(count)))
+
+
+def until_both_workers_took_part(web: Web, batch: Callable[[int], list[str]]) -> int:
+    """Run ``batch(attempt)`` (requests released at once, each making its own assertions; it
+    returns their X-Request-IDs) until both workers answered some of one batch: the kernel may
+    hand a whole batch to one worker on a busy machine. Returns how many batches ran."""
+    for attempt in range(1, MAX_BATCHES + 1):
+        ids = batch(attempt)
+        if len({web.served_by(rid) for rid in ids}) == 2:
+            return attempt
+    raise AssertionError(f"one worker answered every request of {MAX_BATCHES} batches")
 
 
 def alternating(web: Web, steps: list[Callable]) -> list[tuple[requests.Response, int]]:
@@ -138,38 +150,40 @@ def scrape_each_worker(web: Web) -> list[str]:
 
 
 def test_one_signed_response_posted_to_both_workers_at_once_signs_in_exactly_once(web, acme):
-    form = post_data(idp_response(acme, "member@acme.com"))
-    browsers = [Browser(an_address()) for _ in range(CONCURRENT)]
-    ids = [request_id() for _ in range(CONCURRENT)]
+    def batch(attempt: int) -> list[str]:
+        form = post_data(idp_response(acme, "member@acme.com"))
+        browsers = [Browser(an_address()) for _ in range(CONCURRENT)]
+        ids = [request_id() for _ in range(CONCURRENT)]
 
-    responses = at_once(
-        CONCURRENT,
-        lambda i: web.post(
-            "/sso/acme/acs/", browser=browsers[i], data=form, headers={"X-Request-ID": ids[i]}
-        ),
-    )
+        responses = at_once(
+            CONCURRENT,
+            lambda i: web.post(
+                "/sso/acme/acs/", browser=browsers[i], data=form, headers={"X-Request-ID": ids[i]}
+            ),
+        )
 
-    accepted = [i for i, response in enumerate(responses) if response.status_code == 303]
-    assert len(accepted) == 1, [r.status_code for r in responses]
-    for i, response in enumerate(responses):
-        if i not in accepted:
-            assert response.status_code == 403
-            assert '<span class="code">saml_replayed</span>' in response.text
-    assert len({web.served_by(rid) for rid in ids}) == 2  # both workers took part
+        accepted = [i for i, response in enumerate(responses) if response.status_code == 303]
+        assert len(accepted) == 1, [r.status_code for r in responses]
+        for i, response in enumerate(responses):
+            if i not in accepted:
+                assert response.status_code == 403
+                assert '<span class="code">saml_replayed</span>' in response.text
+        winner = browsers[accepted[0]]
+        done = web.get(responses[accepted[0]].headers["Location"], browser=winner)
+        assert done.status_code == 302
+        assert SIGNED_IN in web.get("/", browser=winner).text
+        assert AuditEvent.objects.filter(action="sso.login").count() == attempt
+        assert refused_events("saml_replayed").count() == attempt * (CONCURRENT - 1)
+        return ids
 
-    winner = browsers[accepted[0]]
-    done = web.get(responses[accepted[0]].headers["Location"], browser=winner)
-    assert done.status_code == 302
-    assert SIGNED_IN in web.get("/", browser=winner).text
-    assert AuditEvent.objects.filter(action="sso.login").count() == 1
-    assert refused_events("saml_replayed").count() == CONCURRENT - 1
+    batches = until_both_workers_took_part(web, batch)
+
     # Counted once per attempt, whichever worker answered it and whichever answers the scrape.
     for text in scrape_each_worker(web):
-        assert metric(text, "sso_logins_total", connection="acme", result="ok") == 1
-        assert (
-            metric(text, "sso_logins_total", connection="acme", result="saml_replayed")
-            == CONCURRENT - 1
-        )
+        assert metric(text, "sso_logins_total", connection="acme", result="ok") == batches
+        assert metric(
+            text, "sso_logins_total", connection="acme", result="saml_replayed"
+        ) == batches * (CONCURRENT - 1)
 
 
 # --- an SP-initiated sign-in, one step per worker ---------------------------------------------
@@ -208,36 +222,41 @@ def test_sp_initiated_sign_ins_finish_whichever_worker_answers_each_step(web, ac
 
 def test_concurrent_scim_creates_of_one_person_give_one_201_and_one_row(web, acme):
     _token, raw = scim_token_issue(connection=acme.connection, label="load")
-    body = json.dumps(
-        {
-            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
-            "userName": "twice@acme.com",
-            "emails": [{"value": "twice@acme.com", "primary": True}],
-            "active": True,
-        }
-    )
-    ids = [request_id() for _ in range(CONCURRENT)]
 
-    responses = at_once(
-        CONCURRENT,
-        lambda i: web.post(
-            "/scim/v2/Users",
-            data=body,
-            headers={
-                "Authorization": f"Bearer {raw}",
-                "Content-Type": SCIM_JSON,
-                "X-Request-ID": ids[i],
-            },
-        ),
-    )
+    def batch(attempt: int) -> list[str]:
+        email = f"twice{attempt}@acme.com"
+        body = json.dumps(
+            {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                "userName": email,
+                "emails": [{"value": email, "primary": True}],
+                "active": True,
+            }
+        )
+        ids = [request_id() for _ in range(CONCURRENT)]
 
-    statuses = sorted(response.status_code for response in responses)
-    assert statuses == [201] + [409] * (CONCURRENT - 1), [r.text[:200] for r in responses]
-    for response in responses:
-        if response.status_code == 409:
-            assert response.json()["scimType"] == "uniqueness"
-    assert User.objects.filter(email="twice@acme.com").count() == 1
-    assert len({web.served_by(rid) for rid in ids}) == 2
+        responses = at_once(
+            CONCURRENT,
+            lambda i: web.post(
+                "/scim/v2/Users",
+                data=body,
+                headers={
+                    "Authorization": f"Bearer {raw}",
+                    "Content-Type": SCIM_JSON,
+                    "X-Request-ID": ids[i],
+                },
+            ),
+        )
+
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [201] + [409] * (CONCURRENT - 1), [r.text[:200] for r in responses]
+        for response in responses:
+            if response.status_code == 409:
+                assert response.json()["scimType"] == "uniqueness"
+        assert User.objects.filter(email=email).count() == 1
+        return ids
+
+    until_both_workers_took_part(web, batch)
 
 
 # --- one authorization code exchanged by several requests at once ---------------------------
