@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import CharField, F, IntegerField, Prefetch, QuerySet, Value
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -25,7 +26,8 @@ from accounts.normalize import email_key, identity_key
 from connections.models import Connection
 from provisioning.models import Deprovisioning
 from provisioning.oauth import connection_resource_uri
-from provisioning.scim.filters import AttributeSpec, Node, filter_to_q
+from provisioning.scim.filters import AttributeSpec, Node, SortError, filter_to_q
+from provisioning.scim.filters.query import key_ordering, sort_key
 from provisioning.scim.schemas import ENTERPRISE_SCHEMA
 
 T = TypeVar("T")
@@ -53,6 +55,8 @@ USER_FILTER_ATTRIBUTES = {
     "emails.primary": AttributeSpec(type="boolean", constant=True),
     "name.givenname": AttributeSpec(field="first_name"),
     "name.familyname": AttributeSpec(field="last_name"),
+    # What users.user_to_scim shows: the full name, else the email (an annotation, below).
+    "displayname": AttributeSpec(field="scim_display_name"),
     "active": AttributeSpec(field="is_active", type="boolean"),
     "usertype": AttributeSpec(field="role", case_exact=True, to_python=_lower),
     "meta.created": AttributeSpec(field="date_joined", type="datetime"),
@@ -65,7 +69,11 @@ GROUP_FILTER_ATTRIBUTES = {
     "displayname": AttributeSpec(field="name"),
     "externalid": AttributeSpec(field="external_id", case_exact=True),
     "members.value": AttributeSpec(
-        field="members__scim_id", type="reference", case_exact=True, to_python=uuid.UUID
+        field="members__scim_id",
+        type="reference",
+        case_exact=True,
+        to_python=uuid.UUID,
+        sortable=False,
     ),
     "meta.created": AttributeSpec(field="created_at", type="datetime"),
     "meta.lastmodified": AttributeSpec(field="updated_at", type="datetime"),
@@ -95,6 +103,15 @@ def scim_users(*, company: Company) -> QuerySet[User]:
     return User.objects.filter(company=company, scim_deleted_at__isnull=True).select_related("team")
 
 
+def _with_display_name(users: QuerySet[User]) -> QuerySet[User]:
+    """``scim_display_name``, for filters and sortBy on displayName: ``User.full_name`` (first
+    and last name, trimmed), else the email."""
+    text = CharField()
+    full_name = Trim(Concat(F("first_name"), Value(" "), F("last_name"), output_field=text))
+    display_name = Coalesce(NullIf(full_name, Value("")), F("email"), output_field=text)
+    return users.annotate(scim_display_name=display_name)
+
+
 def scim_user_find(*, company: Company, scim_id: str) -> User | None:
     key = parse_scim_id(scim_id)
     return scim_users(company=company).filter(scim_id=key).first() if key else None
@@ -105,17 +122,23 @@ def scim_user_reload(*, user: User) -> User:
     return User.objects.select_related("team").get(pk=user.pk)
 
 
-def scim_user_page(*, company: Company, where: Node | None, start: int, count: int) -> Page[User]:
+def scim_user_page(
+    *, company: Company, where: Node | None, start: int, count: int, order_by: list | None = None
+) -> Page[User]:
     """The users ``where`` selects (a parsed SCIM filter), ``count`` of them from the 1-based
-    ``start``, in a stable order."""
-    users = scim_users(company=company)
+    ``start``, in ``order_by`` (terms of ``user_order_by``) or by primary key."""
+    users = _with_display_name(scim_users(company=company))
     if where is not None:
         # Every User filter attribute is a column of the user row (no to-many join), so no
         # DISTINCT is needed: it would only make the database sort whole rows.
         users = users.filter(filter_to_q(where, USER_FILTER_ATTRIBUTES))
     total = users.count()
-    items = list(users.order_by("id")[start - 1 : start - 1 + count]) if count else []
-    return Page(total=total, items=items)
+    if not count or start > total:
+        return Page(total=total, items=[])
+    return Page(
+        total=total,
+        items=list(users.order_by(*(order_by or ["pk"]))[start - 1 : start - 1 + count]),
+    )
 
 
 def scim_users_by_ids(*, company: Company, keys: list[uuid.UUID]) -> list[User]:
@@ -139,7 +162,13 @@ def scim_group_members(*, company: Company, team: Team) -> QuerySet[User]:
 
 
 def scim_group_page(
-    *, company: Company, where: Node | None, start: int, count: int, with_members: bool
+    *,
+    company: Company,
+    where: Node | None,
+    start: int,
+    count: int,
+    with_members: bool,
+    order_by: list | None = None,
 ) -> Page[Team]:
     """Like ``scim_user_page``; with ``with_members`` each team's members (those SCIM sees) are
     fetched in one more query, as ``team.members.all()``."""
@@ -147,13 +176,113 @@ def scim_group_page(
     if where is not None:
         groups = groups.filter(filter_to_q(where, GROUP_FILTER_ATTRIBUTES)).distinct()
     total = groups.count()
-    if not count:
+    if not count or start > total:
         return Page(total=total, items=[])
-    page = groups.order_by("id")[start - 1 : start - 1 + count]
-    if with_members:
-        members = scim_users(company=company).order_by("id")
-        page = page.prefetch_related(Prefetch("members", queryset=members))
-    return Page(total=total, items=list(page))
+    page = groups.order_by(*(order_by or ["pk"]))[start - 1 : start - 1 + count]
+    return Page(total=total, items=list(_with_members(company, page) if with_members else page))
+
+
+def _with_members(company: Company, groups: QuerySet[Team]) -> QuerySet[Team]:
+    members = scim_users(company=company).order_by("id")
+    return groups.prefetch_related(Prefetch("members", queryset=members))
+
+
+# --- Both: a search from the root (RFC 7644 3.4.3) ---------------------------------------------
+
+# Attributes of the User resource (RFC 7643 4.1) that the Groups filter also knows: at the root
+# they keep their meaning for users; the other Group attributes are "not part of" the User
+# resource type and so have no value there (RFC 7644 3.4.2), and the other way round.
+_USER_ATTRIBUTE_NAMES = frozenset({"id", "externalid", "displayname", "meta", "groups"})
+_GROUP_ATTRIBUTE_NAMES = frozenset({"id", "externalid", "displayname", "meta", "members"})
+
+
+def _foreign(attributes: dict[str, AttributeSpec], own: frozenset[str]) -> set[str]:
+    return {key for key in attributes if key.split(".")[0] not in own}
+
+
+def scim_resource_page(
+    *,
+    company: Company,
+    where: Node | None,
+    start: int,
+    count: int,
+    with_members: bool,
+    sort_by: str | None = None,
+    descending: bool = False,
+) -> Page[User | Team]:
+    """Users and Groups at once, for ``POST /.search`` on the root: the company's own only.
+
+    A filter applies to both; an attribute one resource type does not have is unassigned there
+    (``userName eq "x"`` matches no group), one neither has is a ``FilterError``. Without
+    ``sortBy``, users come first then groups, each by primary key; with it, one order over both
+    (a UNION in the database, so a page deep in the list costs no more than the first), ties
+    broken users first, then by primary key."""
+    users = _with_display_name(scim_users(company=company))
+    groups = scim_groups(company=company)
+    if where is not None:
+        users = users.filter(
+            filter_to_q(
+                where,
+                USER_FILTER_ATTRIBUTES,
+                unassigned=_foreign(GROUP_FILTER_ATTRIBUTES, _USER_ATTRIBUTE_NAMES),
+            )
+        )
+        groups = groups.filter(
+            filter_to_q(
+                where,
+                GROUP_FILTER_ATTRIBUTES,
+                unassigned=_foreign(USER_FILTER_ATTRIBUTES, _GROUP_ATTRIBUTE_NAMES),
+            )
+        ).distinct()
+    user_total, group_total = users.count(), groups.count()
+    total = user_total + group_total
+    if not count or start > total:
+        return Page(total=total, items=[])
+    first, last = start - 1, start - 1 + count
+    if sort_by is None:
+        items: list[User | Team] = (
+            list(users.order_by("pk")[first:last]) if first < user_total else []
+        )
+        if last > user_total:
+            page = groups.order_by("pk")[max(first - user_total, 0) : last - user_total]
+            items += list(_with_members(company, page) if with_members else page)
+        return Page(total=total, items=items)
+    user_key = _root_sort_key(sort_by, USER_FILTER_ATTRIBUTES, GROUP_FILTER_ATTRIBUTES, groups)
+    group_key = _root_sort_key(sort_by, GROUP_FILTER_ATTRIBUTES, USER_FILTER_ATTRIBUTES, users)
+    keyed_users = users.annotate(kind=Value(0, IntegerField()), key=user_key).values_list(
+        "kind", "pk", "key"
+    )
+    keyed_groups = groups.annotate(kind=Value(1, IntegerField()), key=group_key).values_list(
+        "kind", "pk", "key"
+    )
+    # order_by(): no model's default ordering inside the UNION's parts.
+    union = keyed_users.order_by().union(keyed_groups.order_by(), all=True)
+    tie_break = [F("kind").desc(), F("pk").desc()] if descending else ["kind", "pk"]
+    rows = list(
+        union.order_by(*key_ordering(F("key"), descending=descending), *tie_break)[first:last]
+    )
+    by_kind = {
+        0: scim_users(company=company).in_bulk([pk for kind, pk, _key in rows if kind == 0]),
+        1: (_with_members(company, groups) if with_members else groups).in_bulk(
+            [pk for kind, pk, _key in rows if kind == 1]
+        ),
+    }
+    return Page(total=total, items=[by_kind[kind][pk] for kind, pk, _key in rows])
+
+
+def _root_sort_key(
+    sort_by: str, own: dict[str, AttributeSpec], other: dict[str, AttributeSpec], others: QuerySet
+):
+    """The sort key of ``sort_by`` in one resource type; where only the other type has the
+    attribute, a NULL of the other's key type (the UNION needs one type per column)."""
+    try:
+        key = sort_key(sort_by, attributes=own)
+        return key if key is not None else Value(None, output_field=IntegerField())
+    except SortError:
+        theirs = sort_key(sort_by, attributes=other)  # raises when neither type can sort by it
+        if theirs is None:
+            return Value(None, output_field=IntegerField())
+        return Value(None, output_field=theirs.resolve_expression(others.query).output_field)
 
 
 # --- Deprovisioning ----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from accounts.models import Role
-from provisioning.scim.http import MAX_PAGE_SIZE
+from provisioning.scim.listing import MAX_PAGE_SIZE
 from provisioning.scim.schemas import (
     ENTERPRISE_SCHEMA,
     GROUP_SCHEMA,
@@ -25,7 +25,8 @@ def service_provider_config(base_url: str) -> dict[str, Any]:
         "bulk": {"supported": False, "maxOperations": 0, "maxPayloadSize": 0},
         "filter": {"supported": True, "maxResults": MAX_PAGE_SIZE},
         "changePassword": {"supported": False},
-        "sort": {"supported": False},
+        # sortBy/sortOrder on lists and .search (listing.py, filters/query.py: sort_order_by).
+        "sort": {"supported": True},
         "etag": {"supported": False},
         "authenticationSchemes": [
             {

@@ -1,4 +1,4 @@
-"""DRF plumbing for SCIM: media types, the error handler, paging, attribute selection."""
+"""DRF plumbing for SCIM: media types, the error handler, the ListResponse."""
 
 from __future__ import annotations
 
@@ -21,13 +21,10 @@ from provisioning.scim.errors import (
     Unauthorized,
     Uniqueness,
 )
-from provisioning.scim.filters import FilterError, parse_attribute_list
+from provisioning.scim.filters import FilterError
 from provisioning.scim.schemas import LIST_RESPONSE, MEDIA_TYPE
 
 logger = logging.getLogger(__name__)
-
-MAX_PAGE_SIZE = 200
-DEFAULT_PAGE_SIZE = 100
 
 
 class ScimJSONParser(JSONParser):
@@ -91,23 +88,6 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
     return response
 
 
-def paging(query: dict[str, str]) -> tuple[int, int]:
-    """(startIndex, count): 1-based, count capped (RFC 7644 3.4.2.4)."""
-
-    def number(name: str, default: int) -> int:
-        raw = query.get(name)
-        if raw in (None, ""):
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise InvalidValue(f"'{name}' must be an integer.") from None
-
-    start = max(number("startIndex", 1), 1)
-    count = min(max(number("count", DEFAULT_PAGE_SIZE), 0), MAX_PAGE_SIZE)
-    return start, count
-
-
 def list_response(resources: list[dict], *, total: int, start: int) -> dict:
     return {
         "schemas": [LIST_RESPONSE],
@@ -116,31 +96,3 @@ def list_response(resources: list[dict], *, total: int, start: int) -> dict:
         "itemsPerPage": len(resources),
         "Resources": resources,
     }
-
-
-ALWAYS_RETURNED = frozenset({"id", "schemas", "meta"})
-
-
-def select_attributes(resource: dict, query: dict[str, str]) -> dict:
-    """Honour ``attributes`` / ``excludedAttributes`` (RFC 7644 3.4.2.5); id, schemas and meta
-    are always returned."""
-    wanted = parse_attribute_list(query.get("attributes"))
-    excluded = parse_attribute_list(query.get("excludedAttributes"))
-    if not wanted and not excluded:
-        return resource
-    result = {}
-    for key, value in resource.items():
-        lower = key.lower()
-        if lower in ALWAYS_RETURNED:
-            result[key] = value
-            continue
-        if wanted:
-            subs = [name.split(".", 1)[1] for name in wanted if name.startswith(lower + ".")]
-            if lower in wanted:
-                result[key] = value
-            elif subs and isinstance(value, dict):
-                result[key] = {k: v for k, v in value.items() if k.lower() in subs}
-            continue
-        if lower not in excluded:
-            result[key] = value
-    return result

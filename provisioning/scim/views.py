@@ -17,8 +17,8 @@ from provisioning.scim.authentication import (
     ScimOAuthAuthentication,
     ScimPrincipal,
 )
-from provisioning.scim.errors import ResourceNotFound
-from provisioning.scim.filters import parse_attribute_list, parse_filter
+from provisioning.scim.errors import InvalidValue, ResourceNotFound
+from provisioning.scim.filters import SortError
 from provisioning.scim.groups import (
     GROUP_TAKEN,
     group_to_scim,
@@ -32,12 +32,11 @@ from provisioning.scim.http import (
     ScimJSONParser,
     ScimJSONRenderer,
     list_response,
-    paging,
     scim_exception_handler,
     scim_response,
-    select_attributes,
 )
 from provisioning.scim.limits import ScimTokenRateLimit, scim_authentication_failed
+from provisioning.scim.listing import ListQuery, list_query_from_params, list_query_from_search
 from provisioning.scim.provision import (
     USER_TAKEN,
     scim_user_apply,
@@ -45,11 +44,15 @@ from provisioning.scim.provision import (
     scim_user_delete,
     scim_user_patch,
 )
+from provisioning.scim.selection import AttributeSelection
 from provisioning.scim.users import parse_user, user_to_scim
 from provisioning.selectors import (
+    GROUP_FILTER_ATTRIBUTES,
+    USER_FILTER_ATTRIBUTES,
     scim_group_find,
     scim_group_members,
     scim_group_page,
+    scim_resource_page,
     scim_user_find,
     scim_user_page,
     scim_user_reload,
@@ -104,33 +107,53 @@ class ScimView(APIView):
 
 
 # --- Users -----------------------------------------------------------------------------------
+#
+# Every response that carries a resource honours ``attributes``/``excludedAttributes`` from the
+# query string, writes included (RFC 7644 3.9).
 
 
-class UsersView(ScimView):
+class _UserResources(ScimView):
     conflict_detail = USER_TAKEN
 
+    def _list(self, query: ListQuery):
+        page = scim_user_page(
+            company=self.principal.company,
+            where=query.where,
+            start=query.start,
+            count=query.count,
+            order_by=query.order_by(USER_FILTER_ATTRIBUTES),
+        )
+        resources = [self._render(user, query.selection) for user in page.items]
+        return scim_response(list_response(resources, total=page.total, start=query.start))
+
+    def _render(self, user: User, selection: AttributeSelection) -> dict:
+        return selection.apply(user_to_scim(user, base_url=self.base_url))
+
+    def _resource_response(self, user: User, status: int = 200):
+        selection = AttributeSelection.from_query(self.request.query_params)
+        resource = user_to_scim(scim_user_reload(user=user), base_url=self.base_url)
+        headers = {"Location": resource["meta"]["location"]} if status == 201 else None
+        return scim_response(selection.apply(resource), status=status, headers=headers)
+
+
+class UsersView(_UserResources):
     def get(self, request):
-        query = request.query_params
-        where = parse_filter(query["filter"]) if query.get("filter") else None
-        start, count = paging(query)
-        page = scim_user_page(company=self.principal.company, where=where, start=start, count=count)
-        resources = [
-            select_attributes(user_to_scim(user, base_url=self.base_url), query)
-            for user in page.items
-        ]
-        return scim_response(list_response(resources, total=page.total, start=start))
+        return self._list(list_query_from_params(request.query_params))
 
     def post(self, request):
+        AttributeSelection.from_query(request.query_params)  # a bad one is refused before writing
         user = scim_user_create(principal=self.principal, data=parse_user(request.data))
-        resource = user_to_scim(scim_user_reload(user=user), base_url=self.base_url)
-        return scim_response(
-            resource, status=201, headers={"Location": resource["meta"]["location"]}
-        )
+        return self._resource_response(user, status=201)
 
 
-class UserView(ScimView):
-    conflict_detail = USER_TAKEN
+class UsersSearchView(_UserResources):
+    """``POST /Users/.search`` (RFC 7644 3.4.3): a list whose parameters are in the body."""
 
+    def post(self, request):
+        return self._list(list_query_from_search(request.data))
+
+
+class UserView(_UserResources):
     def _user(self, scim_id: str) -> User:
         user = scim_user_find(company=self.principal.company, scim_id=scim_id)
         if user is None:
@@ -138,25 +161,25 @@ class UserView(ScimView):
         return user
 
     def get(self, request, scim_id: str):
-        user = self._user(scim_id)
-        return scim_response(
-            select_attributes(user_to_scim(user, base_url=self.base_url), request.query_params)
-        )
+        selection = AttributeSelection.from_query(request.query_params)
+        return scim_response(self._render(self._user(scim_id), selection))
 
     def put(self, request, scim_id: str):
+        AttributeSelection.from_query(request.query_params)
         user = scim_user_apply(
             principal=self.principal, user=self._user(scim_id), data=parse_user(request.data)
         )
-        return scim_response(user_to_scim(scim_user_reload(user=user), base_url=self.base_url))
+        return self._resource_response(user)
 
     def patch(self, request, scim_id: str):
+        AttributeSelection.from_query(request.query_params)
         user = scim_user_patch(
             principal=self.principal,
             user=self._user(scim_id),
             body=request.data,
             base_url=self.base_url,
         )
-        return scim_response(user_to_scim(scim_user_reload(user=user), base_url=self.base_url))
+        return self._resource_response(user)
 
     def delete(self, request, scim_id: str):
         scim_user_delete(principal=self.principal, user=self._user(scim_id))
@@ -166,54 +189,60 @@ class UserView(ScimView):
 # --- Groups ----------------------------------------------------------------------------------
 
 
-class GroupsView(ScimView):
+class _GroupResources(ScimView):
     conflict_detail = GROUP_TAKEN
 
-    def get(self, request):
-        query = request.query_params
-        where = parse_filter(query["filter"]) if query.get("filter") else None
-        start, count = paging(query)
-        with_members = _members_wanted(query)
+    def _list(self, query: ListQuery):
+        # Okta and Entra read groups with excludedAttributes=members: then no member is fetched.
+        with_members = query.selection.wants("members")
         page = scim_group_page(
             company=self.principal.company,
-            where=where,
-            start=start,
-            count=count,
+            where=query.where,
+            start=query.start,
+            count=query.count,
             with_members=with_members,
+            order_by=query.order_by(GROUP_FILTER_ATTRIBUTES),
         )
         resources = [
-            select_attributes(
-                group_to_scim(
-                    team,
-                    base_url=self.base_url,
-                    members=list(team.members.all()) if with_members else None,
-                ),
-                query,
-            )
+            self._render(team, query.selection, list(team.members.all()) if with_members else None)
             for team in page.items
         ]
-        return scim_response(list_response(resources, total=page.total, start=start))
+        return scim_response(list_response(resources, total=page.total, start=query.start))
 
-    def post(self, request):
-        name, members = parse_group(request.data)
-        team = scim_group_create(principal=self.principal, name=name, members=members)
-        resource = self._render(team, request.query_params)
-        return scim_response(
-            resource, status=201, headers={"Location": resource["meta"]["location"]}
-        )
+    def _render(self, team: Team, selection: AttributeSelection, members=None) -> dict:
+        return selection.apply(group_to_scim(team, base_url=self.base_url, members=members))
 
-    def _render(self, team: Team, query) -> dict:
+    def _resource_response(self, team: Team, status: int = 200):
+        selection = AttributeSelection.from_query(self.request.query_params)
         members = (
             list(scim_group_members(company=self.principal.company, team=team))
-            if _members_wanted(query)
+            if selection.wants("members")
             else None
         )
-        return select_attributes(
-            group_to_scim(team, base_url=self.base_url, members=members), query
-        )
+        resource = group_to_scim(team, base_url=self.base_url, members=members)
+        headers = {"Location": resource["meta"]["location"]} if status == 201 else None
+        return scim_response(selection.apply(resource), status=status, headers=headers)
 
 
-class GroupView(GroupsView):
+class GroupsView(_GroupResources):
+    def get(self, request):
+        return self._list(list_query_from_params(request.query_params))
+
+    def post(self, request):
+        AttributeSelection.from_query(request.query_params)
+        name, members = parse_group(request.data)
+        team = scim_group_create(principal=self.principal, name=name, members=members)
+        return self._resource_response(team, status=201)
+
+
+class GroupsSearchView(_GroupResources):
+    """``POST /Groups/.search`` (RFC 7644 3.4.3)."""
+
+    def post(self, request):
+        return self._list(list_query_from_search(request.data))
+
+
+class GroupView(_GroupResources):
     def _team(self, scim_id: str) -> Team:
         team = scim_group_find(company=self.principal.company, scim_id=scim_id)
         if team is None:
@@ -221,14 +250,15 @@ class GroupView(GroupsView):
         return team
 
     def get(self, request, scim_id: str):
-        return scim_response(self._render(self._team(scim_id), request.query_params))
+        return self._resource_response(self._team(scim_id))
 
     def put(self, request, scim_id: str):
+        AttributeSelection.from_query(request.query_params)
         name, members = parse_group(request.data)
         team = scim_group_replace(
             principal=self.principal, team=self._team(scim_id), name=name, members=members
         )
-        return scim_response(self._render(team, request.query_params))
+        return self._resource_response(team)
 
     def patch(self, request, scim_id: str):
         scim_group_patch(principal=self.principal, team=self._team(scim_id), body=request.data)
@@ -240,12 +270,36 @@ class GroupView(GroupsView):
         return scim_response(None, status=204)
 
 
-def _members_wanted(query) -> bool:
-    excluded = parse_attribute_list(query.get("excludedAttributes"))
-    wanted = parse_attribute_list(query.get("attributes"))
-    if "members" in excluded:
-        return False
-    return not wanted or any(name == "members" or name.startswith("members.") for name in wanted)
+# --- Both ------------------------------------------------------------------------------------
+
+
+class RootSearchView(ScimView):
+    """``POST /.search`` (RFC 7644 3.4.3): Users and Groups of the token's company at once."""
+
+    def post(self, request):
+        query = list_query_from_search(request.data)
+        with_members = query.selection.wants("members")
+        try:
+            page = scim_resource_page(
+                company=self.principal.company,
+                where=query.where,
+                start=query.start,
+                count=query.count,
+                with_members=with_members,
+                sort_by=query.sort_by,
+                descending=query.descending,
+            )
+        except SortError as error:
+            raise InvalidValue(error.message) from None
+        resources = []
+        for item in page.items:
+            if isinstance(item, User):
+                resource = user_to_scim(item, base_url=self.base_url)
+            else:
+                members = list(item.members.all()) if with_members else None
+                resource = group_to_scim(item, base_url=self.base_url, members=members)
+            resources.append(query.selection.apply(resource))
+        return scim_response(list_response(resources, total=page.total, start=query.start))
 
 
 # --- discovery and the rest ------------------------------------------------------------------

@@ -14,7 +14,7 @@ Where we are more lenient than the ABNF, on purpose, because identity providers 
 Where we are stricter: a value filter cannot contain another one (RFC 7644 erratum 4690).
 """
 
-from provisioning.scim.filters.query import AttributeSpec, filter_to_q
+from provisioning.scim.filters.query import AttributeSpec, SortError, filter_to_q, sort_order_by
 from provisioning.scim.filters.syntax import (
     COMPARE_OPERATORS,
     CORE_SCHEMAS,
@@ -47,8 +47,10 @@ __all__ = [
     "Not",
     "Or",
     "Present",
+    "SortError",
     "ValuePath",
     "filter_to_q",
     "parse_attribute_list",
     "parse_filter",
+    "sort_order_by",
 ]

@@ -1,16 +1,18 @@
-"""From a parsed filter to a Django ``Q``, through a mapping of attribute names to columns."""
+"""From a parsed filter to a Django ``Q``, and from ``sortBy``/``sortOrder`` to an ``order_by``,
+through one mapping of attribute names to columns."""
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 from typing import Literal
 
-from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db import connection
+from django.db.models import Expression, F, OrderBy, Q, Value
+from django.db.models.functions import Collate, Lower, NullIf
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual
 
 from provisioning.scim.filters.syntax import (
@@ -24,6 +26,7 @@ from provisioning.scim.filters.syntax import (
     Or,
     Present,
     ValuePath,
+    parse_filter,
 )
 
 AttributeType = Literal["string", "boolean", "datetime", "integer", "reference"]
@@ -46,6 +49,10 @@ _VALUE_EXAMPLES = {
 }
 
 
+class SortError(FilterError):
+    """A ``sortBy`` we cannot sort by: an invalidValue, not an invalidFilter."""
+
+
 @dataclass(frozen=True)
 class AttributeSpec:
     """How one SCIM attribute maps onto the model.
@@ -53,6 +60,8 @@ class AttributeSpec:
     ``field`` is a Django ORM path; when it is None the attribute has the fixed value ``constant``
     for every row (e.g. ``emails.type`` is always "work"). ``to_python`` converts the compared value
     after its type is checked (e.g. a role name, an id) and may raise ``FilterError``.
+    ``sortable`` is False where ``sortBy`` cannot use the field (a to-many relation would repeat
+    rows).
     """
 
     field: str | None = None
@@ -60,7 +69,11 @@ class AttributeSpec:
     case_exact: bool = False
     constant: object = None
     to_python: Callable[[object], object] | None = None
+    sortable: bool = True
 
+
+# An attribute the resource type does not have (see filter_to_q's ``unassigned``).
+_UNASSIGNED = AttributeSpec(constant=None, sortable=False)
 
 # --- From the AST to a Q ------------------------------------------------------------------------
 
@@ -87,11 +100,17 @@ _DJANGO_LOOKUPS = {
 }
 
 
-def filter_to_q(node: Node, attributes: Mapping[str, AttributeSpec]) -> Q:
+def filter_to_q(
+    node: Node, attributes: Mapping[str, AttributeSpec], *, unassigned: Collection[str] = ()
+) -> Q:
     """Translate a parsed filter. ``attributes`` maps lowercase attribute names ("username",
     "emails.value", "urn:...:enterprise:2.0:user:division") to their spec; a name it lacks is a
-    ``FilterError``, never ignored."""
+    ``FilterError``, never ignored, unless ``unassigned`` names it: an attribute of another
+    resource type in a search over several (RFC 7644 3.4.2: "treat the attribute as if there is
+    no attribute value"), so it is present nowhere and equal to nothing."""
     normalised = {key.lower(): spec for key, spec in attributes.items()}
+    for key in unassigned:
+        normalised.setdefault(key.lower(), _UNASSIGNED)
     return _to_q(node, normalised, parent=None)
 
 
@@ -146,6 +165,8 @@ def _present_q(spec: AttributeSpec) -> Q:
 
 
 def _comparison_q(label: str, spec: AttributeSpec, op: str, value: object) -> Q:
+    if spec is _UNASSIGNED:  # whatever the value's type: no value is equal to it
+        return _MATCH_ALL if (op == "ne") != (value is None) else _MATCH_NONE
     if op not in _ALLOWED_OPERATORS[spec.type]:
         raise FilterError(
             f"The operator '{op}' does not apply to '{label}' (a {spec.type} attribute)."
@@ -243,3 +264,60 @@ def _constant_matches(spec: AttributeSpec, op: str, value: object) -> bool:
         return bool(compare(constant, value))
     except TypeError:  # e.g. a constant of another type than the spec says
         return op == "ne"
+
+
+# --- sortBy / sortOrder (RFC 7644 3.4.2.3) ------------------------------------------------------
+
+
+def sort_order_by(
+    sort_by: str, *, descending: bool, attributes: Mapping[str, AttributeSpec]
+) -> list[OrderBy]:
+    """The ``order_by`` terms for ``sortBy`` (an attribute path, e.g. ``name.familyName``;
+    ``emails``: a multi-valued attribute sorts by its primary value, ours being the only one).
+
+    As RFC 7644 3.4.2.3 asks, a resource without a value comes last ascending and first
+    descending. Ties are broken by the primary key in the same direction, so a page boundary
+    never falls inside an ambiguous order, and descending is ascending reversed."""
+    key = sort_key(sort_by, attributes=attributes)
+    return [
+        *key_ordering(key, descending=descending),
+        F("pk").desc() if descending else F("pk").asc(),
+    ]
+
+
+def key_ordering(key: Expression | None, *, descending: bool) -> list[OrderBy]:
+    """Sorting on ``key``, resources without a value last ascending and first descending."""
+    if key is None:  # a constant orders nothing: the tie-break alone decides
+        return []
+    return [key.desc(nulls_first=True) if descending else key.asc(nulls_last=True)]
+
+
+def sort_key(sort_by: str, *, attributes: Mapping[str, AttributeSpec]) -> Expression | None:
+    """The value ``sortBy`` sorts on, None for an attribute of constant value. Case-insensitive
+    strings compare lowercased, in code point order with no locale (``COLLATE "C"`` on
+    PostgreSQL; SQLite compares code points already); an empty string is no value (RFC 7643
+    2.5), NULL. A name the mapping lacks, or one that cannot be sorted, is a ``SortError``."""
+    try:
+        node = parse_filter(f"{sort_by} pr")
+    except FilterError:
+        node = None
+    if not isinstance(node, Present):
+        raise SortError(f"sortBy must name one attribute, such as userName; got {sort_by!r}.")
+    normalised = {key.lower(): spec for key, spec in attributes.items()}
+    try:
+        _label, spec = _lookup(node.path, None, normalised)
+    except FilterError:
+        spec = None
+    if spec is None or not spec.sortable:
+        sortable = [key for key, spec in normalised.items() if spec.sortable and spec.field]
+        raise SortError(f"Cannot sort by '{sort_by}'. Sortable: {', '.join(sortable)}.")
+    if spec.field is None:
+        return None
+    key: Expression = F(spec.field)
+    if spec.type == "string":
+        if not spec.case_exact:
+            key = Lower(key)
+        if connection.vendor == "postgresql":
+            key = Collate(key, "C")
+        key = NullIf(key, Value(""))
+    return key
