@@ -86,6 +86,7 @@ def _attribute(
     multi_valued: bool = False,
     description: str = "",
     canonical: list[str] | None = None,
+    reference_types: list[str] | None = None,
     sub_attributes: list[dict] | None = None,
 ) -> dict[str, Any]:
     attribute: dict[str, Any] = {
@@ -101,6 +102,8 @@ def _attribute(
     }
     if canonical:
         attribute["canonicalValues"] = canonical
+    if reference_types:
+        attribute["referenceTypes"] = reference_types
     if sub_attributes:
         attribute["subAttributes"] = sub_attributes
     return attribute
@@ -156,6 +159,9 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 mutability="readOnly",
                 sub_attributes=[
                     _attribute("value", mutability="readOnly"),
+                    _attribute(
+                        "$ref", type_="reference", mutability="readOnly", reference_types=["Group"]
+                    ),
                     _attribute("display", mutability="readOnly"),
                 ],
             ),
@@ -182,9 +188,13 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 "members",
                 type_="complex",
                 multi_valued=True,
-                description="A user is a member of at most one team.",
+                description="A user is a member of at most one team; members are users only.",
                 sub_attributes=[
                     _attribute("value", mutability="immutable"),
+                    # RFC 7643 8.7.1 allows User and Group; a team's members are people.
+                    _attribute(
+                        "$ref", type_="reference", mutability="immutable", reference_types=["User"]
+                    ),
                     _attribute("display", mutability="readOnly"),
                 ],
             ),

@@ -563,8 +563,9 @@ def test_resource_types(scim):
     assert_scim_error(status, body, http_status=404, scim_type=None)
 
 
-def _attribute(schema: dict, name: str) -> dict:
-    return next(a for a in schema["attributes"] if a["name"] == name)
+def _attribute(schema: dict | list, name: str) -> dict:
+    attributes = schema["attributes"] if isinstance(schema, dict) else schema
+    return next(a for a in attributes if a["name"] == name)
 
 
 def test_schemas_describe_user_type_as_the_four_roles_and_the_enterprise_division(scim):
@@ -582,6 +583,12 @@ def test_schemas_describe_user_type_as_the_four_roles_and_the_enterprise_divisio
     assert division["type"] == "string"
     assert division["mutability"] == "readWrite"
     assert _attribute(by_id[GROUP_SCHEMA], "members")["multiValued"] is True
+    # What a member and a user's group point at (RFC 7643 8.7.1), so a client that builds
+    # members from the schema (scim2-tester does) sends a user's id and $ref.
+    member_ref = _attribute(_attribute(by_id[GROUP_SCHEMA], "members")["subAttributes"], "$ref")
+    assert (member_ref["type"], member_ref["referenceTypes"]) == ("reference", ["User"])
+    group_ref = _attribute(_attribute(by_id[USER_SCHEMA], "groups")["subAttributes"], "$ref")
+    assert (group_ref["type"], group_ref["referenceTypes"]) == ("reference", ["Group"])
     # What is described is what is kept: no password attribute to send.
     assert "password" not in [a["name"] for a in by_id[USER_SCHEMA]["attributes"]]
 
