@@ -1,18 +1,22 @@
 """SCIM benchmark: latency, queries per request and the query plan, as the users table grows.
 
     DJANGO_SETTINGS_MODULE=config.test_settings .venv/bin/python bench/scim.py \
-        [--users 100000] [--companies 10] [--runs 200]
+        [--users 100000] [--other-users 20000] [--companies 3] [--runs 200]
 
 It never touches a database it did not create: with a SQLite DATABASE_URL (or none) it works in
 a temporary file; with a PostgreSQL one it connects to that server, creates ``bench_scim_<pid>``,
 and drops it at the end. The database is migrated, checked to be empty, then filled with
-``--users`` users spread over ``--companies`` companies (bulk_create in batches).
+``--users`` users in the measured company (bench0) and ``--other-users`` spread over the other
+companies, so the tenant filter has rows to skip (bulk_create in batches, COPY-sized).
 
 Every request goes through Django's test client (in-process, no network) to the real SCIM views
-with a real bearer token. Printed: the median and 95th percentile of a ``userName eq`` lookup, a
-page of 100, a create (POST) and two PATCHes (``active`` and ``division``); the number of SQL
-queries of each request; and the plan of the lookup's queries (EXPLAIN / EXPLAIN QUERY PLAN). The
-lookup is measured at every checkpoint (10,000 users, then ``--users``) to show it stays flat.
+with a real bearer token. Printed: the median and 95th percentile of a ``userName eq`` lookup; a
+page of 100 at the start, the middle and the end of the company's users (and the ratio to the
+50.7 ms a page took before paging was reworked), a random page, and an IdP's walk through every
+page; a create (POST) and two PATCHes (``active`` and ``division``); the number of SQL queries of
+each request; and the plans of the lookup's and the page's queries (EXPLAIN / EXPLAIN QUERY
+PLAN). The lookup is measured at every checkpoint (10,000 users, then ``--users``) to show it
+stays flat.
 
 This is not a test (pytest collects only tests/); it asserts nothing about time.
 """
@@ -39,6 +43,8 @@ sys.path.insert(0, str(ROOT))
 # DATABASE_URL at the benchmark's own database and set Django up (psycopg only for PostgreSQL).
 
 BATCH = 5_000
+# The p50 of a page of 100 users before paging was reworked (issue 14: COUNT plus OFFSET).
+BASELINE_PAGE_MS = 50.7
 MEDIA_TYPE = "application/scim+json"
 PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -47,13 +53,18 @@ ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--users", type=int, default=100_000, help="users in the end (100000)")
-    parser.add_argument("--companies", type=int, default=10, help="companies (10)")
+    parser.add_argument(
+        "--users", type=int, default=100_000, help="users of the measured company (100000)"
+    )
+    parser.add_argument(
+        "--other-users", type=int, default=20_000, help="users of the other companies (20000)"
+    )
+    parser.add_argument("--companies", type=int, default=3, help="companies (3)")
     parser.add_argument("--runs", type=int, default=200, help="timed requests per figure (200)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    if args.users < args.companies or args.companies < 1 or args.runs < 5:
-        parser.error("need --companies >= 1, --users >= --companies and --runs >= 5")
+    if args.users < 200 or args.companies < 1 or args.runs < 5 or args.other_users < 0:
+        parser.error("need --companies >= 1, --users >= 200 and --runs >= 5")
     return args
 
 
@@ -125,37 +136,56 @@ class Fixture:
             sign_on_url="https://bench.okta.example/app/sso/saml",
             provisioning=Provisioning.SCIM,
         )
-        self.loaded = 0
+        self.loaded = 0  # users of the measured company (companies[0])
+        self.others = 0  # users of the other companies
+        self.serial = 0
 
     def load_to(self, total: int) -> None:
+        """Bring the measured company to ``total`` users."""
+        self._load(total - self.loaded, lambda n: self.companies[0], "bench0")
+        self.loaded = total
+
+    def load_others(self, count: int) -> None:
+        if len(self.companies) < 2 or count < 1:
+            return
+        others = self.companies[1:]
+        self._load(count, lambda n: others[n % len(others)], "other companies")
+        self.others += count
+
+    def _load(self, count: int, company_of, label: str) -> None:
         from accounts.models import User, UserSource
+        from accounts.normalize import email_key, identity_key
 
         started = time.perf_counter()
-        first = self.loaded
-        while self.loaded < total:
-            size = min(BATCH, total - self.loaded)
+        done = 0
+        while done < count:
+            size = min(BATCH, count - done)
             batch = []
-            for n in range(self.loaded, self.loaded + size):
-                company = self.companies[n % len(self.companies)]
-                email = f"user{n:07d}@bench{company.pk}.test"
+            for n in range(done, done + size):
+                company = company_of(n)
+                team = self.teams[company.pk][n % 2]
+                email = f"user{self.serial + n:07d}@bench{company.pk}.test"
                 batch.append(
                     User(
                         email=email,
+                        email_key=email_key(email),
                         username=email,
+                        username_key=identity_key(email),
                         first_name="Bench",
-                        last_name=f"User {n}",
+                        last_name=f"User {self.serial + n}",
                         company=company,
-                        team=self.teams[company.pk][n % 2],
-                        division=self.teams[company.pk][n % 2].name,
+                        team=team,
+                        division=team.name,
                         source=UserSource.SCIM,
                         password="!",  # unusable
                     )
                 )
-            User.objects.bulk_create(batch, batch_size=1000)
-            self.loaded += size
-            rate = (self.loaded - first) / (time.perf_counter() - started)
-            print(f"\r  loading users: {self.loaded:>9,} / {total:,}  ({rate:,.0f}/s)", end="")
+            User.objects.bulk_create(batch, batch_size=BATCH)
+            done += size
+            rate = done / (time.perf_counter() - started)
+            print(f"\r  loading users ({label}): {done:>9,} / {count:,}  ({rate:,.0f}/s)", end="")
             sys.stdout.flush()
+        self.serial += count
         print()
         analyze()
 
@@ -266,8 +296,56 @@ def lookup_figures(scim: Scim, fixture: Fixture, vendor: str, runs: int, rng: ra
     return result
 
 
-def print_plans(vendor: str, result: dict) -> None:
-    print("  query plan of the lookup's queries on accounts_user:")
+def page_figures(scim: Scim, total: int, runs: int, rng: random.Random) -> dict[str, dict]:
+    """A page of 100 at the start, the middle and the end, then at random places; each checked
+    against the total and the users it must hold."""
+    results = {}
+    places = {"start": 1, "middle": total // 2 + 1, "end": total - 99}
+    for where, start in places.items():
+
+        def page(i: int, start: int = start):
+            return scim.get("Users", {"startIndex": start, "count": 100})
+
+        results[where] = measure(
+            f"a page of 100 at startIndex={start:,} ({where})", page, runs, 200
+        )
+        body = json.loads(page(0).content)
+        assert body["totalResults"] == total and body["itemsPerPage"] == 100, body
+    starts = [rng.randint(1, total - 99) for _ in range(runs + 10)]
+    results["random"] = measure(
+        "a page of 100 (random startIndex)",
+        lambda i: scim.get("Users", {"startIndex": starts[i], "count": 100}),
+        runs,
+        200,
+    )
+    return results
+
+
+def walk_figures(scim: Scim, total: int) -> None:
+    """What an IdP's import does: every page of 100 in turn. Checks that no user is missed or
+    seen twice, and prints the time per page."""
+    seen: set[str] = set()
+    timings = []
+    for start in range(1, total + 1, 100):
+        started = time.perf_counter()
+        response = scim.get("Users", {"startIndex": start, "count": 100})
+        timings.append((time.perf_counter() - started) * 1000)
+        check("walk", response, 200)
+        body = json.loads(response.content)
+        assert body["totalResults"] == total, body["totalResults"]
+        seen.update(resource["id"] for resource in body["Resources"])
+    assert len(seen) == total, (len(seen), total)
+    timings.sort()
+    print(
+        f"  walk through all {total:,} users, {len(timings)} pages of 100: "
+        f"median {statistics.median(timings):.2f} ms, "
+        f"p95 {timings[int(0.95 * len(timings)) - 1]:.2f} ms per page, "
+        f"{sum(timings) / 1000:.1f} s in all; every user seen once"
+    )
+
+
+def print_plans(vendor: str, result: dict, what: str = "the lookup's") -> None:
+    print(f"  query plan of {what} queries on accounts_user:")
     for sql in result["sql"]:
         if '"accounts_user"' not in sql or "scim_token" in sql or "UPDATE" in sql[:10]:
             continue
@@ -286,6 +364,8 @@ def main() -> None:
         django.setup()
         # Celery's in-process broker says it has no hostname on first use; that is expected.
         logging.getLogger("kombu").setLevel(logging.ERROR)
+        # Nor the request and task log lines: the figures are what this prints.
+        logging.disable(logging.WARNING)
         from django.core.management import call_command
         from django.db import connection
 
@@ -300,9 +380,11 @@ def main() -> None:
         scim = Scim(raw)
         checkpoints = sorted({min(10_000, args.users), args.users})
         print(
-            f"{args.users:,} users in {args.companies} companies; {args.runs} timed runs per "
-            f"figure; checkpoints at {', '.join(f'{c:,}' for c in checkpoints)} users\n"
+            f"{args.users:,} users in company bench0, {args.other_users:,} in "
+            f"{args.companies - 1} other companies; {args.runs} timed runs per figure; "
+            f"checkpoints at {', '.join(f'{c:,}' for c in checkpoints)} users\n"
         )
+        fixture.load_others(args.other_users)
 
         lookups = []
         for checkpoint in checkpoints:
@@ -311,15 +393,18 @@ def main() -> None:
             lookups.append(lookup_figures(scim, fixture, vendor, args.runs, rng))
             print_plans(vendor, lookups[-1])
 
-        print(f"at {fixture.loaded:,} users (company bench0 has {len(fixture.user_names()):,}):")
         total = len(fixture.user_names())
-        starts = [rng.randint(1, max(1, total - 99)) for _ in range(args.runs + 10)]
-        measure(
-            "a page of 100 (random startIndex)",
-            lambda i: scim.get("Users", {"startIndex": starts[i], "count": 100}),
-            args.runs,
-            200,
-        )
+        print(f"\npages of 100 ({total:,} users in bench0, {args.other_users:,} elsewhere):")
+        pages = page_figures(scim, total, args.runs, rng)
+        print_plans(vendor, pages["middle"], what="the middle page's")
+        print("  ratio to the 50.7 ms p50 of a page before paging was reworked:")
+        for where, result in pages.items():
+            print(
+                f"    {where:<8} p50 {result['median']:6.2f} ms  x{BASELINE_PAGE_MS / result['median']:.1f}"
+                f" faster  (p95 {result['p95']:.2f} ms)"
+            )
+        walk_figures(scim, total)
+
         measure(
             "create (POST /Users)",
             lambda i: scim.post(
