@@ -296,8 +296,17 @@ class User(AbstractBaseUser, PermissionsMixin):
                 violation_error_message="A user with this userName already exists.",
             ),
         ]
-        # Entra ID looks users up by externalId.
-        indexes = [models.Index(fields=["company", "external_id"], name="user_company_external_id")]
+        indexes = [
+            # Entra ID looks users up by externalId.
+            models.Index(fields=["company", "external_id"], name="user_company_external_id"),
+            # The users SCIM shows, in the order it lists them: a page of them is a seek on
+            # this index (provisioning/selectors.py: scim_user_page).
+            models.Index(
+                fields=["company", "id"],
+                name="user_scim_visible",
+                condition=models.Q(scim_deleted_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -84,3 +84,46 @@ class AuthorizationCodeUse(models.Model):
 
     def __str__(self) -> str:
         return f"authorization code {self.code_hash[:12]}… used {self.used_at:%Y-%m-%d %H:%M}"
+
+
+class ScimUserTally(models.Model):
+    """How many users SCIM shows for a company (company set, not SCIM-deleted), and a
+    generation that changes whenever that set changes.
+
+    Kept by database triggers on accounts_user (migration 0006_scim_read_models), so every
+    writer (services, bulk_create, a raw UPDATE, the admin's delete) keeps it exact in the same
+    transaction; never written from Python. ``totalResults`` of an unfiltered user list reads
+    it instead of counting rows, and a page position remembered under a generation
+    (selectors.py) is only reused while nothing was added or removed.
+
+    Keyed by the company's id without a foreign key: the trigger may write while Django deletes
+    a company, and a row left for a deleted company is harmless (ids are never reused)."""
+
+    company_id = models.BigIntegerField(primary_key=True)
+    users = models.BigIntegerField(default=0)
+    generation = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "SCIM user tally"
+
+    def __str__(self) -> str:
+        return f"company {self.company_id}: {self.users} users (generation {self.generation})"
+
+
+class ScimGroupMembers(models.Model):
+    """A version of a team's member list, changed whenever a user SCIM shows joins or leaves
+    the team (or stops being shown) or a member's email, the member's SCIM "display", changes.
+
+    Kept by the same trigger, never from Python: the Group resource's members are rows of
+    another table, so its ETag (meta.version) and meta.lastModified need this to change when
+    they do. Keyed by the team's id without a foreign key, for the reason ScimUserTally is."""
+
+    team_id = models.BigIntegerField(primary_key=True)
+    version = models.BigIntegerField(default=0)
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "SCIM group member list version"
+
+    def __str__(self) -> str:
+        return f"members of team {self.team_id}: version {self.version}"

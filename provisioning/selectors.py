@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from django.core.cache import cache
 from django.db.models import CharField, F, IntegerField, Prefetch, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from oauth2_provider.models import (
@@ -24,7 +25,7 @@ from oauth2_provider.models import (
 from accounts.models import Company, Team, User
 from accounts.normalize import email_key, identity_key
 from connections.models import Connection
-from provisioning.models import Deprovisioning
+from provisioning.models import Deprovisioning, ScimUserTally
 from provisioning.oauth import connection_resource_uri
 from provisioning.scim.filters import AttributeSpec, Node, SortError, filter_to_q
 from provisioning.scim.filters.query import key_ordering, sort_key
@@ -126,7 +127,13 @@ def scim_user_page(
     *, company: Company, where: Node | None, start: int, count: int, order_by: list | None = None
 ) -> Page[User]:
     """The users ``where`` selects (a parsed SCIM filter), ``count`` of them from the 1-based
-    ``start``, in ``order_by`` (terms of ``user_order_by``) or by primary key."""
+    ``start``, in ``order_by`` (``sort_order_by`` terms) or by primary key.
+
+    The unfiltered list in the default order, what an IdP's import walks page after page, is
+    served without counting or skipping rows (``_user_page_by_position``); a filtered or sorted
+    one counts its matches and skips to ``start``."""
+    if where is None and order_by is None:
+        return _user_page_by_position(company, start, count)
     users = _with_display_name(scim_users(company=company))
     if where is not None:
         # Every User filter attribute is a column of the user row (no to-many join), so no
@@ -135,10 +142,56 @@ def scim_user_page(
     total = users.count()
     if not count or start > total:
         return Page(total=total, items=[])
-    return Page(
-        total=total,
-        items=list(users.order_by(*(order_by or ["pk"]))[start - 1 : start - 1 + count]),
-    )
+    ordered = users.order_by(*(order_by or ["pk"]))
+    return Page(total=total, items=list(ordered[start - 1 : start - 1 + count]))
+
+
+# How long a page position is remembered; it is reused only while the company's users are the
+# same set (ScimUserTally.generation), so this bounds memory, not correctness.
+PAGE_POSITION_SECONDS = 15 * 60
+
+
+def _page_position_key(company: Company, generation: int, start: int) -> str:
+    return f"scim:page-position:{company.pk}:{generation}:{start}"
+
+
+def _user_page_by_position(company: Company, start: int, count: int) -> Page[User]:
+    """A page of the company's users by primary key, as RFC 7644 index paging asks, fast at any
+    depth:
+
+    - totalResults is ``ScimUserTally.users``, kept exact by a trigger (no COUNT of the rows);
+    - the page is a seek past the primary key of user ``start - 1`` (no OFFSET), when that key
+      is known: each page served remembers the key that ends it, under the company's tally
+      generation, so the next page of an IdP's walk, or the same page asked again, seeks;
+    - otherwise the keys from ``start - 1`` are read from the (company, id) index of visible
+      users (an index-only skip, not of whole rows), and the page fetched by key.
+
+    A remembered key is used only under the generation it was learnt in, and the generation
+    changes with every user added or removed, so a seek returns exactly what the skip would."""
+    total, generation = ScimUserTally.objects.filter(company_id=company.pk).values_list(
+        "users", "generation"
+    ).first() or (0, 0)
+    if not count or start > total:
+        return Page(total=total, items=[])
+    users = scim_users(company=company).order_by("pk")
+    if start == 1:
+        items = list(users[:count])
+    else:
+        after = cache.get(_page_position_key(company, generation, start))
+        if after is not None:
+            items = list(users.filter(pk__gt=after)[:count])
+        else:
+            keys = list(users.values_list("pk", flat=True)[start - 2 : start - 1 + count])
+            if not keys:
+                return Page(total=total, items=[])
+            cache.set(
+                _page_position_key(company, generation, start), keys[0], PAGE_POSITION_SECONDS
+            )
+            items = list(users.filter(pk__in=keys[1:]))
+    if items:
+        next_start = _page_position_key(company, generation, start + len(items))
+        cache.set(next_start, items[-1].pk, PAGE_POSITION_SECONDS)
+    return Page(total=total, items=items)
 
 
 def scim_users_by_ids(*, company: Company, keys: list[uuid.UUID]) -> list[User]:
