@@ -54,17 +54,17 @@ BEGIN
     IF members_changed THEN
         IF old_team IS NOT NULL THEN
             INSERT INTO provisioning_scimgroupmembers (team_id, version, changed_at)
-            VALUES (old_team, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
+            VALUES (old_team, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, clock_timestamp())
             ON CONFLICT (team_id) DO UPDATE SET
                 version = GREATEST(provisioning_scimgroupmembers.version + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint),
-                changed_at = now();
+                changed_at = clock_timestamp();
         END IF;
         IF new_team IS NOT NULL AND new_team IS DISTINCT FROM old_team THEN
             INSERT INTO provisioning_scimgroupmembers (team_id, version, changed_at)
-            VALUES (new_team, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, now())
+            VALUES (new_team, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint, clock_timestamp())
             ON CONFLICT (team_id) DO UPDATE SET
                 version = GREATEST(provisioning_scimgroupmembers.version + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint),
-                changed_at = now();
+                changed_at = clock_timestamp();
         END IF;
     END IF;
     RETURN NULL;

@@ -14,8 +14,17 @@ from datetime import datetime
 from typing import Generic, TypeVar
 
 from django.core.cache import cache
-from django.db.models import CharField, F, IntegerField, Prefetch, QuerySet, Value
-from django.db.models.functions import Coalesce, Concat, NullIf, Trim
+from django.db.models import (
+    CharField,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat, Greatest, NullIf, Trim
 from oauth2_provider.models import (
     get_access_token_model,
     get_application_model,
@@ -25,7 +34,7 @@ from oauth2_provider.models import (
 from accounts.models import Company, Team, User
 from accounts.normalize import email_key, identity_key
 from connections.models import Connection
-from provisioning.models import Deprovisioning, ScimUserTally
+from provisioning.models import Deprovisioning, ScimGroupMembers, ScimUserTally
 from provisioning.oauth import connection_resource_uri
 from provisioning.scim.filters import AttributeSpec, Node, SortError, filter_to_q
 from provisioning.scim.filters.query import key_ordering, sort_key
@@ -77,7 +86,8 @@ GROUP_FILTER_ATTRIBUTES = {
         sortable=False,
     ),
     "meta.created": AttributeSpec(field="created_at", type="datetime"),
-    "meta.lastmodified": AttributeSpec(field="updated_at", type="datetime"),
+    # A member joining or leaving modifies the group (scim_groups: the annotation).
+    "meta.lastmodified": AttributeSpec(field="scim_last_modified", type="datetime"),
 }
 
 
@@ -113,9 +123,14 @@ def _with_display_name(users: QuerySet[User]) -> QuerySet[User]:
     return users.annotate(scim_display_name=display_name)
 
 
-def scim_user_find(*, company: Company, scim_id: str) -> User | None:
+def scim_user_find(*, company: Company, scim_id: str, lock: bool = False) -> User | None:
+    """``lock``: hold the user's row until the transaction ends (an If-Match compared, then
+    the write)."""
     key = parse_scim_id(scim_id)
-    return scim_users(company=company).filter(scim_id=key).first() if key else None
+    if key is None:
+        return None
+    users = scim_users(company=company).filter(scim_id=key)
+    return (users.select_for_update(of=("self",)) if lock else users).first()
 
 
 def scim_user_reload(*, user: User) -> User:
@@ -164,7 +179,9 @@ def _user_page_by_position(company: Company, start: int, count: int) -> Page[Use
       is known: each page served remembers the key that ends it, under the company's tally
       generation, so the next page of an IdP's walk, or the same page asked again, seeks;
     - otherwise the keys from ``start - 1`` are read from the (company, id) index of visible
-      users (an index-only skip, not of whole rows), and the page fetched by key.
+      users (an index-only skip, not of whole rows).
+
+    Either way the page's rows are then fetched by key.
 
     A remembered key is used only under the generation it was learnt in, and the generation
     changes with every user added or removed, so a seek returns exactly what the skip would."""
@@ -173,24 +190,28 @@ def _user_page_by_position(company: Company, start: int, count: int) -> Page[Use
     ).first() or (0, 0)
     if not count or start > total:
         return Page(total=total, items=[])
-    users = scim_users(company=company).order_by("pk")
-    if start == 1:
-        items = list(users[:count])
+    # The keys first, from the (company, id) index of visible users alone (an index-only
+    # scan: the primary key's order would also walk past every other company's rows), then
+    # the page's rows by key. A company has a few teams and a page a hundred users: the teams
+    # in one more query, each built once, not joined to every user.
+    keys = scim_users(company=company).order_by("pk").values_list("pk", flat=True)
+    users = scim_users(company=company).select_related(None).prefetch_related("team")
+    after = None if start == 1 else cache.get(_page_position_key(company, generation, start))
+    if start == 1 or after is not None:
+        # One query: the rows whose keys the index gives (a subquery).
+        page_keys = keys.filter(pk__gt=after) if after is not None else keys
+        items = list(users.filter(pk__in=page_keys[:count]).order_by("pk"))
+        page_keys = [user.pk for user in items]
     else:
-        after = cache.get(_page_position_key(company, generation, start))
-        if after is not None:
-            items = list(users.filter(pk__gt=after)[:count])
-        else:
-            keys = list(users.values_list("pk", flat=True)[start - 2 : start - 1 + count])
-            if not keys:
-                return Page(total=total, items=[])
-            cache.set(
-                _page_position_key(company, generation, start), keys[0], PAGE_POSITION_SECONDS
-            )
-            items = list(users.filter(pk__in=keys[1:]))
-    if items:
-        next_start = _page_position_key(company, generation, start + len(items))
-        cache.set(next_start, items[-1].pk, PAGE_POSITION_SECONDS)
+        page_keys = list(keys[start - 2 : start - 1 + count])
+        if not page_keys:
+            return Page(total=total, items=[])
+        after = page_keys.pop(0)
+        cache.set(_page_position_key(company, generation, start), after, PAGE_POSITION_SECONDS)
+        items = list(users.filter(pk__in=page_keys).order_by("pk")) if page_keys else []
+    if page_keys:
+        next_start = _page_position_key(company, generation, start + len(page_keys))
+        cache.set(next_start, page_keys[-1], PAGE_POSITION_SECONDS)
     return Page(total=total, items=items)
 
 
@@ -202,10 +223,34 @@ def scim_users_by_ids(*, company: Company, keys: list[uuid.UUID]) -> list[User]:
 
 
 def scim_groups(*, company: Company) -> QuerySet[Team]:
-    return Team.objects.filter(company=company)
+    """The company's teams, each with its member list's version and time of change (what
+    groups.group_to_scim needs for meta.version and meta.lastModified)."""
+    members = ScimGroupMembers.objects.filter(team_id=OuterRef("pk"))
+    return Team.objects.filter(company=company).annotate(
+        scim_members_version=Coalesce(Subquery(members.values("version")[:1]), Value(0)),
+        scim_members_changed_at=Subquery(members.values("changed_at")[:1]),
+        scim_last_modified=Greatest(
+            F("updated_at"), Coalesce(F("scim_members_changed_at"), F("updated_at"))
+        ),
+    )
+
+
+def scim_group_reload(*, company: Company, team: Team) -> Team:
+    """The team as stored now (what a write returns to the IdP)."""
+    return scim_groups(company=company).get(pk=team.pk)
+
+
+def scim_group_lock(*, company: Company, team: Team) -> Team:
+    """Lock the team's row and its member list's version until the transaction ends, then
+    read it: an If-Match compared then holds until the write is done (a member joining in
+    between waits, as its trigger updates the locked version row)."""
+    list(ScimGroupMembers.objects.select_for_update().filter(team_id=team.pk))
+    list(Team.objects.select_for_update().filter(pk=team.pk))
+    return scim_group_reload(company=company, team=team)
 
 
 def scim_group_find(*, company: Company, scim_id: str) -> Team | None:
+    """(to write it with an If-Match: ``scim_group_lock``)"""
     key = parse_scim_id(scim_id)
     return scim_groups(company=company).filter(scim_id=key).first() if key else None
 

@@ -27,7 +27,8 @@ def service_provider_config(base_url: str) -> dict[str, Any]:
         "changePassword": {"supported": False},
         # sortBy/sortOrder on lists and .search (listing.py, filters/query.py: sort_order_by).
         "sort": {"supported": True},
-        "etag": {"supported": False},
+        # meta.version, ETag, If-None-Match and If-Match (versions.py).
+        "etag": {"supported": True},
         "authenticationSchemes": [
             {
                 "type": "oauthbearertoken",

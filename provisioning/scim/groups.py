@@ -14,6 +14,7 @@ from provisioning.scim.errors import InvalidValue, Uniqueness
 from provisioning.scim.patch import group_changes
 from provisioning.scim.schemas import GROUP_SCHEMA
 from provisioning.scim.values import lower_keys, member_ids, scim_string
+from provisioning.scim.versions import resource_version
 from provisioning.selectors import parse_scim_id, scim_groups, scim_users, scim_users_by_ids
 
 # What a taken displayName is called in SCIM (the services say "team"); the SCIM exception
@@ -22,6 +23,10 @@ GROUP_TAKEN = "A group with this displayName already exists."
 
 
 def group_to_scim(team: Team, *, base_url: str, members: list[User] | None) -> dict[str, Any]:
+    """``team`` as the selectors load it, with its member list's version and time of change
+    (``scim_members_version``, ``scim_members_changed_at``): a member joining or leaving
+    modifies the Group (lastModified, version), not the team's row."""
+    changed_at = team.scim_members_changed_at
     resource: dict[str, Any] = {
         "schemas": [GROUP_SCHEMA],
         "id": str(team.scim_id),
@@ -29,13 +34,13 @@ def group_to_scim(team: Team, *, base_url: str, members: list[User] | None) -> d
         "meta": {
             "resourceType": "Group",
             "created": team.created_at.isoformat(),
-            "lastModified": team.updated_at.isoformat(),
+            "lastModified": max(team.updated_at, changed_at or team.updated_at).isoformat(),
             "location": f"{base_url}/scim/v2/Groups/{team.scim_id}",
-            "version": f'W/"{int(team.updated_at.timestamp() * 1_000_000)}"',
         },
     }
     if team.external_id:
         resource["externalId"] = team.external_id
+    resource["meta"]["version"] = resource_version(resource, team.scim_members_version)
     if members is not None:
         resource["members"] = [
             {

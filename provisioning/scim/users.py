@@ -13,6 +13,7 @@ from accounts.models import ROLE_RANK, Role, User
 from provisioning.scim.errors import InvalidValue
 from provisioning.scim.schemas import ENTERPRISE_SCHEMA, USER_SCHEMA
 from provisioning.scim.values import lower_keys, scim_bool, scim_string
+from provisioning.scim.versions import resource_version
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,11 @@ def user_to_scim(user: User, *, base_url: str) -> dict[str, Any]:
             "created": user.date_joined.isoformat(),
             "lastModified": user.updated_at.isoformat(),
             "location": user_location(user, base_url),
-            "version": f'W/"{int(user.updated_at.timestamp() * 1_000_000)}"',
         },
     }
     if user.external_id:
         resource["externalId"] = user.external_id
+    resource["meta"]["version"] = resource_version(resource)
     return resource
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
@@ -46,12 +47,15 @@ from provisioning.scim.provision import (
 )
 from provisioning.scim.selection import AttributeSelection
 from provisioning.scim.users import parse_user, user_to_scim
+from provisioning.scim.versions import check_if_match, matches
 from provisioning.selectors import (
     GROUP_FILTER_ATTRIBUTES,
     USER_FILTER_ATTRIBUTES,
     scim_group_find,
+    scim_group_lock,
     scim_group_members,
     scim_group_page,
+    scim_group_reload,
     scim_resource_page,
     scim_user_find,
     scim_user_page,
@@ -129,11 +133,12 @@ class _UserResources(ScimView):
     def _render(self, user: User, selection: AttributeSelection) -> dict:
         return selection.apply(user_to_scim(user, base_url=self.base_url))
 
-    def _resource_response(self, user: User, status: int = 200):
+    def _resource_response(self, user: User, status: int = 200, *, reload: bool = True):
         selection = AttributeSelection.from_query(self.request.query_params)
-        resource = user_to_scim(scim_user_reload(user=user), base_url=self.base_url)
-        headers = {"Location": resource["meta"]["location"]} if status == 201 else None
-        return scim_response(selection.apply(resource), status=status, headers=headers)
+        user = scim_user_reload(user=user) if reload else user
+        return _resource_response(
+            self.request, user_to_scim(user, base_url=self.base_url), selection, status
+        )
 
 
 class UsersView(_UserResources):
@@ -154,35 +159,47 @@ class UsersSearchView(_UserResources):
 
 
 class UserView(_UserResources):
-    def _user(self, scim_id: str) -> User:
-        user = scim_user_find(company=self.principal.company, scim_id=scim_id)
+    def _user(self, scim_id: str, *, lock: bool = False) -> User:
+        user = scim_user_find(company=self.principal.company, scim_id=scim_id, lock=lock)
         if user is None:
             raise ResourceNotFound(f"User {scim_id} not found.")
         return user
 
-    def get(self, request, scim_id: str):
-        selection = AttributeSelection.from_query(request.query_params)
-        return scim_response(self._render(self._user(scim_id), selection))
+    def _user_to_write(self, scim_id: str) -> User:
+        """The user, checked against If-Match and locked until the write commits (the caller
+        holds a transaction), so that no other write falls between the check and this one."""
+        if_match = self.request.headers.get("If-Match")
+        user = self._user(scim_id, lock=if_match is not None)
+        if if_match is not None:
+            check_if_match(if_match, user_to_scim(user, base_url=self.base_url)["meta"]["version"])
+        return user
 
+    def get(self, request, scim_id: str):
+        return self._resource_response(self._user(scim_id), reload=False)
+
+    @transaction.atomic
     def put(self, request, scim_id: str):
         AttributeSelection.from_query(request.query_params)
+        data = parse_user(request.data)
         user = scim_user_apply(
-            principal=self.principal, user=self._user(scim_id), data=parse_user(request.data)
+            principal=self.principal, user=self._user_to_write(scim_id), data=data
         )
         return self._resource_response(user)
 
+    @transaction.atomic
     def patch(self, request, scim_id: str):
         AttributeSelection.from_query(request.query_params)
         user = scim_user_patch(
             principal=self.principal,
-            user=self._user(scim_id),
+            user=self._user_to_write(scim_id),
             body=request.data,
             base_url=self.base_url,
         )
         return self._resource_response(user)
 
+    @transaction.atomic
     def delete(self, request, scim_id: str):
-        scim_user_delete(principal=self.principal, user=self._user(scim_id))
+        scim_user_delete(principal=self.principal, user=self._user_to_write(scim_id))
         return scim_response(None, status=204)
 
 
@@ -212,16 +229,16 @@ class _GroupResources(ScimView):
     def _render(self, team: Team, selection: AttributeSelection, members=None) -> dict:
         return selection.apply(group_to_scim(team, base_url=self.base_url, members=members))
 
-    def _resource_response(self, team: Team, status: int = 200):
+    def _resource_response(self, team: Team, status: int = 200, *, reload: bool = True):
         selection = AttributeSelection.from_query(self.request.query_params)
-        members = (
-            list(scim_group_members(company=self.principal.company, team=team))
-            if selection.wants("members")
-            else None
-        )
-        resource = group_to_scim(team, base_url=self.base_url, members=members)
-        headers = {"Location": resource["meta"]["location"]} if status == 201 else None
-        return scim_response(selection.apply(resource), status=status, headers=headers)
+        company = self.principal.company
+        team = scim_group_reload(company=company, team=team) if reload else team
+        resource = group_to_scim(team, base_url=self.base_url, members=None)
+        # The version does not need the members: a 304 never reads them.
+        if selection.wants("members") and not _not_modified(self.request, resource):
+            members = list(scim_group_members(company=company, team=team))
+            resource = group_to_scim(team, base_url=self.base_url, members=members)
+        return _resource_response(self.request, resource, selection, status)
 
 
 class GroupsView(_GroupResources):
@@ -249,24 +266,42 @@ class GroupView(_GroupResources):
             raise ResourceNotFound(f"Group {scim_id} not found.")
         return team
 
-    def get(self, request, scim_id: str):
-        return self._resource_response(self._team(scim_id))
+    def _team_to_write(self, scim_id: str) -> Team:
+        """The team, checked against If-Match and locked (with its member list's version)
+        until the write commits (the caller holds a transaction)."""
+        team = self._team(scim_id)
+        if_match = self.request.headers.get("If-Match")
+        if if_match is not None:
+            team = scim_group_lock(company=self.principal.company, team=team)
+            resource = group_to_scim(team, base_url=self.base_url, members=None)
+            check_if_match(if_match, resource["meta"]["version"])
+        return team
 
+    def get(self, request, scim_id: str):
+        return self._resource_response(self._team(scim_id), reload=False)
+
+    @transaction.atomic
     def put(self, request, scim_id: str):
         AttributeSelection.from_query(request.query_params)
         name, members = parse_group(request.data)
         team = scim_group_replace(
-            principal=self.principal, team=self._team(scim_id), name=name, members=members
+            principal=self.principal, team=self._team_to_write(scim_id), name=name, members=members
         )
         return self._resource_response(team)
 
+    @transaction.atomic
     def patch(self, request, scim_id: str):
-        scim_group_patch(principal=self.principal, team=self._team(scim_id), body=request.data)
-        # Okta and Entra accept 204 for a group PATCH; returning it spares rendering every member.
-        return scim_response(None, status=204)
+        team = self._team_to_write(scim_id)
+        scim_group_patch(principal=self.principal, team=team, body=request.data)
+        # Okta and Entra accept 204 for a group PATCH; returning it spares rendering every
+        # member. The new version is in the ETag header.
+        team = scim_group_reload(company=self.principal.company, team=team)
+        version = group_to_scim(team, base_url=self.base_url, members=None)["meta"]["version"]
+        return scim_response(None, status=204, headers={"ETag": version})
 
+    @transaction.atomic
     def delete(self, request, scim_id: str):
-        scim_group_delete(principal=self.principal, team=self._team(scim_id))
+        scim_group_delete(principal=self.principal, team=self._team_to_write(scim_id))
         return scim_response(None, status=204)
 
 
@@ -300,6 +335,27 @@ class RootSearchView(ScimView):
                 resource = group_to_scim(item, base_url=self.base_url, members=members)
             resources.append(query.selection.apply(resource))
         return scim_response(list_response(resources, total=page.total, start=query.start))
+
+
+def _not_modified(request, resource: dict) -> bool:
+    """A GET whose If-None-Match names the resource's version (RFC 7644 3.14, RFC 7232 3.2)."""
+    if_none_match = request.headers.get("If-None-Match")
+    return (
+        request.method == "GET"
+        and if_none_match is not None
+        and matches(if_none_match, resource["meta"]["version"])
+    )
+
+
+def _resource_response(request, resource: dict, selection: AttributeSelection, status: int):
+    """One resource: its version in the ETag header (whatever the selection keeps of meta), a
+    304 without a body for a GET whose If-None-Match names it, the Location of a new one."""
+    headers = {"ETag": resource["meta"]["version"]}
+    if status == 201:
+        headers["Location"] = resource["meta"]["location"]
+    if _not_modified(request, resource):
+        return scim_response(None, status=304, headers=headers)
+    return scim_response(selection.apply(resource), status=status, headers=headers)
 
 
 # --- discovery and the rest ------------------------------------------------------------------

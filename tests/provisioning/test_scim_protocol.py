@@ -541,7 +541,7 @@ def test_service_provider_config_tells_the_truth(scim, acme):
     assert body["bulk"]["supported"] is False
     assert body["changePassword"]["supported"] is False  # password is ignored
     assert body["sort"]["supported"] is True  # test_scim_sorting.py
-    assert body["etag"]["supported"] is False
+    assert body["etag"]["supported"] is True  # test_scim_etags.py
     assert [s["type"] for s in body["authenticationSchemes"]] == ["oauthbearertoken"]
     # maxResults is the real cap.
     _many_users(acme.company, body["filter"]["maxResults"] + 10)
