@@ -195,8 +195,7 @@ class GroupsView(ScimView):
         return scim_response(list_response(resources, total=page.total, start=start))
 
     def post(self, request):
-        name, members = parse_group(request.data)
-        team = scim_group_create(principal=self.principal, name=name, members=members)
+        team = scim_group_create(principal=self.principal, data=parse_group(request.data))
         resource = self._render(team, request.query_params)
         return scim_response(
             resource, status=201, headers={"Location": resource["meta"]["location"]}
@@ -224,9 +223,8 @@ class GroupView(GroupsView):
         return scim_response(self._render(self._team(scim_id), request.query_params))
 
     def put(self, request, scim_id: str):
-        name, members = parse_group(request.data)
         team = scim_group_replace(
-            principal=self.principal, team=self._team(scim_id), name=name, members=members
+            principal=self.principal, team=self._team(scim_id), data=parse_group(request.data)
         )
         return scim_response(self._render(team, request.query_params))
 
