@@ -24,7 +24,7 @@ from accounts.services import (
 )
 from provisioning.scim.authentication import ScimPrincipal
 from provisioning.scim.errors import InvalidValue, Uniqueness
-from provisioning.scim.patch import group_changes
+from provisioning.scim.group_patch import group_changes
 from provisioning.scim.schemas import GROUP_SCHEMA
 from provisioning.scim.values import lower_keys, member_ids, scim_string
 from provisioning.selectors import parse_scim_id, scim_groups, scim_users, scim_users_by_ids
