@@ -57,6 +57,7 @@ def main() -> None:
 
         django.setup()
         logging.getLogger("kombu").setLevel(logging.ERROR)
+        logging.getLogger("sso.request").setLevel(logging.WARNING)  # one line per request
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
