@@ -424,3 +424,20 @@ def test_another_companys_user_as_member_is_refused_like_a_nonexistent_one(scim,
     assert User.objects.get(pk=globex.member.pk).team == globex.teams["Sales"]
     assert not Team.objects.filter(company=acme.company, name="Ops").exists()
     assert not acme.teams["Marketing"].members.exists()
+
+
+def test_another_companys_token_cannot_set_or_see_a_groups_external_id(scim, globex_scim, acme):
+    team = acme.teams["Sales"]
+    scim.patch(
+        f"Groups/{team.scim_id}", patch_op({"op": "add", "path": "externalId", "value": "mine"})
+    )
+
+    status, body = globex_scim.patch(
+        f"Groups/{team.scim_id}",
+        patch_op({"op": "replace", "path": "externalId", "value": "theirs"}),
+    )
+
+    assert_scim_error(status, body, http_status=404, scim_type=None)
+    assert Team.objects.get(pk=team.pk).external_id == "mine"
+    status, body = globex_scim.get("Groups", {"filter": 'externalId eq "mine"'})
+    assert (status, body["totalResults"]) == (200, 0)
