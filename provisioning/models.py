@@ -90,7 +90,7 @@ class ScimUserTally(models.Model):
     """How many users SCIM shows for a company (company set, not SCIM-deleted), and a
     generation that changes whenever that set changes.
 
-    Kept by database triggers on accounts_user (migration 0006_scim_read_models), so every
+    Kept by database triggers on accounts_user (migration 0007_scim_read_models), so every
     writer (services, bulk_create, a raw UPDATE, the admin's delete) keeps it exact in the same
     transaction; never written from Python. ``totalResults`` of an unfiltered user list reads
     it instead of counting rows, and a page position remembered under a generation
@@ -112,7 +112,7 @@ class ScimUserTally(models.Model):
 
 class ScimGroupMembers(models.Model):
     """A version of a team's member list, changed whenever a user SCIM shows joins or leaves
-    the team (or stops being shown) or a member's email, the member's SCIM "display", changes.
+    the team (or stops being shown, or moves to another company).
 
     Kept by the same trigger, never from Python: the Group resource's members are rows of
     another table, so its ETag (meta.version) and meta.lastModified need this to change when

@@ -4,8 +4,8 @@
 Triggers, not Python: users are written by services, bulk_create, raw updates (team_delete) and
 the admin's delete, and every one of them must keep the count behind SCIM's totalResults exact,
 in the same transaction. PostgreSQL and SQLite get the same rules in their own syntax. They are
-installed by migration 0006 and again after every ``migrate`` (apps.py: post_migrate), because
-SQLite drops a table's triggers when a migration rebuilds the table.
+installed by migration 0007_scim_read_models and again after every ``migrate`` (apps.py:
+post_migrate), because SQLite drops a table's triggers when a migration rebuilds the table.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ BEGIN
     END IF;
     IF TG_OP = 'UPDATE' THEN
         members_changed := old_shown <> new_shown OR old_team IS DISTINCT FROM new_team
-            OR old_company IS DISTINCT FROM new_company OR OLD.email IS DISTINCT FROM NEW.email;
+            OR old_company IS DISTINCT FROM new_company;
     END IF;
 
     IF old_shown AND (NOT new_shown OR new_company <> old_company) THEN
@@ -79,7 +79,7 @@ _PG = [
     """CREATE TRIGGER provisioning_scim_user_insert_delete AFTER INSERT OR DELETE ON accounts_user
     FOR EACH ROW EXECUTE FUNCTION provisioning_scim_user_changed();""",
     """CREATE TRIGGER provisioning_scim_user_update
-    AFTER UPDATE OF company_id, scim_deleted_at, team_id, email ON accounts_user
+    AFTER UPDATE OF company_id, scim_deleted_at, team_id ON accounts_user
     FOR EACH ROW EXECUTE FUNCTION provisioning_scim_user_changed();""",
 ]
 _PG_DROP = [
@@ -89,7 +89,7 @@ _PG_DROP = [
 ]
 
 # SQLite has no procedural triggers: the same rules as one statement each, guarded by WHERE;
-# the member list of a team changes as in the PostgreSQL function (shown, team, company, email).
+# the member list of a team changes as in the PostgreSQL function (shown, team, company).
 _SQLITE = [
     "DROP TRIGGER IF EXISTS provisioning_scim_user_insert;",
     "DROP TRIGGER IF EXISTS provisioning_scim_user_delete;",
@@ -116,7 +116,7 @@ _SQLITE = [
             WHERE team_id = OLD.team_id;
     END;""",
     """CREATE TRIGGER provisioning_scim_user_update
-    AFTER UPDATE OF company_id, scim_deleted_at, team_id, email ON accounts_user
+    AFTER UPDATE OF company_id, scim_deleted_at, team_id ON accounts_user
     BEGIN
         UPDATE provisioning_scimusertally SET users = users - 1, generation = MAX(generation + 1, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER))
             WHERE company_id = OLD.company_id AND OLD.scim_deleted_at IS NULL
@@ -132,27 +132,23 @@ _SQLITE = [
             SELECT OLD.team_id, 0, strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE OLD.team_id IS NOT NULL
             AND ((OLD.company_id IS NOT NULL AND OLD.scim_deleted_at IS NULL)
                  IS NOT (NEW.company_id IS NOT NULL AND NEW.scim_deleted_at IS NULL)
-                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id
-                 OR OLD.email IS NOT NEW.email);
+                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id);
         UPDATE provisioning_scimgroupmembers SET version = MAX(version + 1, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)), changed_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
             WHERE team_id = OLD.team_id
             AND ((OLD.company_id IS NOT NULL AND OLD.scim_deleted_at IS NULL)
                  IS NOT (NEW.company_id IS NOT NULL AND NEW.scim_deleted_at IS NULL)
-                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id
-                 OR OLD.email IS NOT NEW.email);
+                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id);
         INSERT OR IGNORE INTO provisioning_scimgroupmembers (team_id, version, changed_at)
             SELECT NEW.team_id, 0, strftime('%Y-%m-%d %H:%M:%f', 'now') WHERE NEW.team_id IS NOT NULL
             AND ((OLD.company_id IS NOT NULL AND OLD.scim_deleted_at IS NULL)
                  IS NOT (NEW.company_id IS NOT NULL AND NEW.scim_deleted_at IS NULL)
-                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id
-                 OR OLD.email IS NOT NEW.email)
+                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id)
             AND NEW.team_id IS NOT OLD.team_id;
         UPDATE provisioning_scimgroupmembers SET version = MAX(version + 1, CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)), changed_at = strftime('%Y-%m-%d %H:%M:%f', 'now')
             WHERE team_id = NEW.team_id
             AND ((OLD.company_id IS NOT NULL AND OLD.scim_deleted_at IS NULL)
                  IS NOT (NEW.company_id IS NOT NULL AND NEW.scim_deleted_at IS NULL)
-                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id
-                 OR OLD.email IS NOT NEW.email)
+                 OR OLD.team_id IS NOT NEW.team_id OR OLD.company_id IS NOT NEW.company_id)
             AND NEW.team_id IS NOT OLD.team_id;
     END;""",
 ]

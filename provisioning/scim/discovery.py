@@ -128,7 +128,6 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 sub_attributes=[
                     _attribute("givenName"),
                     _attribute("familyName"),
-                    _attribute("formatted", mutability="readOnly"),
                 ],
             ),
             _attribute("displayName", mutability="readOnly"),
@@ -145,11 +144,15 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 ],
             ),
             _attribute(
-                "active", type_="boolean", description="false deactivates the user at once."
+                "active",
+                type_="boolean",
+                required=True,
+                description="false deactivates the user at once. Every user is active or not: "
+                "a create without it makes an active user, and it cannot be removed.",
             ),
             _attribute(
                 "userType",
-                description="The role; missing means sender.",
+                description="The role; missing or removed means sender.",
                 canonical=[role.value for role in Role],
             ),
             _attribute("externalId", case_exact=True),
@@ -191,12 +194,14 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 multi_valued=True,
                 description="A user is a member of at most one team; members are users only.",
                 sub_attributes=[
-                    _attribute("value", mutability="immutable"),
-                    # RFC 7643 8.7.1 allows User and Group; a team's members are people.
+                    _attribute("value", required=True, mutability="immutable"),
                     _attribute(
-                        "$ref", type_="reference", mutability="immutable", reference_types=["User"]
+                        "$ref",
+                        type_="reference",
+                        mutability="immutable",
+                        reference_types=["User"],
                     ),
-                    _attribute("display", mutability="readOnly"),
+                    _attribute("type", mutability="immutable", canonical=["User"]),
                 ],
             ),
         ],

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioning.scim.errors import InvalidValue, TooMany
+from provisioning.scim.errors import InvalidValue
+from provisioning.scim.request_limits import check_member_count
 
 
 def scim_bool(value: Any, *, attribute: str) -> bool:
@@ -31,11 +32,6 @@ def lower_keys(data: dict[str, Any]) -> dict[str, Any]:
     return {key.lower(): value for key, value in data.items()}
 
 
-# Okta pushes group members in batches of a few hundred, Entra in smaller ones; a request with
-# more members than this is refused with tooMany instead of locking a team for minutes.
-MAX_MEMBERS_PER_REQUEST = 10_000
-
-
 def member_ids(members: Any) -> list[str]:
     if members is None:
         return []
@@ -43,14 +39,16 @@ def member_ids(members: Any) -> list[str]:
         members = [members]
     if not isinstance(members, list):
         raise InvalidValue("'members' must be a list of {\"value\": id}.")
-    if len(members) > MAX_MEMBERS_PER_REQUEST:
-        raise TooMany(
-            f"At most {MAX_MEMBERS_PER_REQUEST} members per request; send the rest in another."
-        )
+    check_member_count(len(members))
     ids = []
     for member in members:
-        value = lower_keys(member).get("value") if isinstance(member, dict) else None
+        member = lower_keys(member) if isinstance(member, dict) else {}
+        value = member.get("value")
         if not isinstance(value, str) or not value:
             raise InvalidValue("Each member needs a 'value' (a User id).")
+        # A member's $ref is the URL of the value's resource; the value decides. Groups hold
+        # users only: a team is not a member of another.
+        if str(member.get("type") or "User").lower() != "user":
+            raise InvalidValue("Only Users can be members of a Group.")
         ids.append(value)
     return ids

@@ -247,8 +247,7 @@ class GroupsView(_GroupResources):
 
     def post(self, request):
         AttributeSelection.from_query(request.query_params)
-        name, members = parse_group(request.data)
-        team = scim_group_create(principal=self.principal, name=name, members=members)
+        team = scim_group_create(principal=self.principal, data=parse_group(request.data))
         return self._resource_response(team, status=201)
 
 
@@ -283,9 +282,9 @@ class GroupView(_GroupResources):
     @transaction.atomic
     def put(self, request, scim_id: str):
         AttributeSelection.from_query(request.query_params)
-        name, members = parse_group(request.data)
+        data = parse_group(request.data)
         team = scim_group_replace(
-            principal=self.principal, team=self._team_to_write(scim_id), name=name, members=members
+            principal=self.principal, team=self._team_to_write(scim_id), data=data
         )
         return self._resource_response(team)
 

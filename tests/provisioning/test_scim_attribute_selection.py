@@ -94,7 +94,7 @@ def test_excluding_sub_attributes_meta_and_the_always_returned(scim, grace):
     assert body["id"] == grace["id"]
     assert body["schemas"] == [USER_SCHEMA, ENTERPRISE]
     assert "meta" not in body
-    assert body["name"] == {"familyName": "Hopper", "formatted": "Grace Hopper"}
+    assert body["name"] == {"familyName": "Hopper"}
     assert body["emails"] == [{"value": "grace@acme.com", "primary": True}]
     assert body["userName"] == "grace@acme.com"
 

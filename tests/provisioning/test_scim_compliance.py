@@ -24,14 +24,6 @@ def scim_base_url(live_server, settings) -> str:
     return f"{live_server.url}/scim/v2"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="write side not yet in main (branch scimwrite): User PATCH add/replace/remove of "
-    "'name' as an object (and name.formatted/members.display returned though not sent), of the "
-    "enterprise extension's URN as a path, remove of active/userType/division, replace of "
-    "emails; Group externalId not kept (breaks the Group attributes/list/.search checks, which "
-    "select externalId) and PATCH of members",
-)
 def test_scim2_tester_finds_no_error(transactional_db, scim_base_url):
     company = CompanyFactory(slug="checked", name="Checked Inc")
     DomainFactory(company=company, domain="checked.example")

@@ -158,8 +158,11 @@ def test_group_versions_cover_members_without_reading_them(scim, acme, grace):
     assert after["meta"]["version"] == scim.last["ETag"] != version
     assert after["meta"]["lastModified"] > group["meta"]["lastModified"]
     version = after["meta"]["version"]
-    # A member's email is their display in the group.
+    # A member's own attributes are not in the group (members are value, $ref and type).
     User.objects.filter(pk=acme.member.pk).update(email="renamed@acme.com")
+    assert scim.get(path)[1]["meta"]["version"] == version
+    # A member leaving (hidden by a SCIM delete) is.
+    assert scim.delete(f"Users/{grace['id']}")[0] == 204
     assert scim.get(path)[1]["meta"]["version"] != version
     version = scim.get(path)[1]["meta"]["version"]
     # Someone joining another team changes nothing here.

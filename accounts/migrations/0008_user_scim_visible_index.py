@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0006_identity_keys'),
+        ('accounts', '0007_user_scim_email_and_user_type'),
         ('auth', '0012_alter_user_first_name_max_length'),
     ]
 

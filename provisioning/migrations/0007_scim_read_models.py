@@ -17,8 +17,8 @@ def remove(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0007_user_scim_visible_index'),
-        ('provisioning', '0005_authorization_code_use'),
+        ('accounts', '0008_user_scim_visible_index'),
+        ('provisioning', '0006_support_reads_refusal_tallies'),
     ]
 
     operations = [
