@@ -307,7 +307,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             # Entra ID looks users up by externalId.
             models.Index(fields=["company", "external_id"], name="user_company_external_id"),
             # The users SCIM shows, in the order it lists them: a page of them is a seek on
-            # this index (provisioning/selectors.py: scim_user_page).
+            # this index (provisioning/selectors/scim.py: scim_user_page).
             models.Index(
                 fields=["company", "id"],
                 name="user_scim_visible",

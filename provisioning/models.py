@@ -94,7 +94,7 @@ class ScimUserTally(models.Model):
     writer (services, bulk_create, a raw UPDATE, the admin's delete) keeps it exact in the same
     transaction; never written from Python. ``totalResults`` of an unfiltered user list reads
     it instead of counting rows, and a page position remembered under a generation
-    (selectors.py) is only reused while nothing was added or removed.
+    (selectors/scim.py) is only reused while nothing was added or removed.
 
     Keyed by the company's id without a foreign key: the trigger may write while Django deletes
     a company, and a row left for a deleted company is harmless (ids are never reused)."""

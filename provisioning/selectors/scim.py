@@ -1,23 +1,20 @@
-"""Reads for provisioning: what SCIM finds and lists (the tenant filter, SCIM filters turned into
-querysets, paging, member prefetches) and the OAuth grants of a connection.
+"""SCIM reads of Users and Groups: the tenant filter of SCIM, SCIM filters turned into querysets,
+sorting, paging, member prefetches.
 
-Every SCIM read takes ``company=``, the caller's (``ScimPrincipal.company``): this module is the
+Every SCIM read takes ``company=``, the caller's (``ScimPrincipal.company``): this package is the
 one place the tenant filter of SCIM is written.
 """
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Generic, TypeVar
 
 from django.core.cache import cache
 from django.db.models import (
     CharField,
     F,
-    IntegerField,
     OuterRef,
     Prefetch,
     QuerySet,
@@ -25,19 +22,11 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce, Concat, Greatest, NullIf, Trim
-from oauth2_provider.models import (
-    get_access_token_model,
-    get_application_model,
-    get_refresh_token_model,
-)
 
 from accounts.models import Company, Team, User
 from accounts.normalize import email_key, identity_key
-from connections.models import Connection
-from provisioning.models import Deprovisioning, ScimGroupMembers, ScimUserTally
-from provisioning.oauth import connection_resource_uri
-from provisioning.scim.filters import AttributeSpec, Node, SortError, filter_to_q
-from provisioning.scim.filters.query import key_ordering, sort_key
+from provisioning.models import ScimGroupMembers, ScimUserTally
+from provisioning.scim.filters import AttributeSpec, Node, filter_to_q
 from provisioning.scim.schemas import ENTERPRISE_SCHEMA
 
 T = TypeVar("T")
@@ -114,7 +103,7 @@ def scim_users(*, company: Company) -> QuerySet[User]:
     return User.objects.filter(company=company, scim_deleted_at__isnull=True).select_related("team")
 
 
-def _with_display_name(users: QuerySet[User]) -> QuerySet[User]:
+def with_display_name(users: QuerySet[User]) -> QuerySet[User]:
     """``scim_display_name``, for filters and sortBy on displayName: ``User.full_name`` (first
     and last name, trimmed), else the email."""
     text = CharField()
@@ -149,7 +138,7 @@ def scim_user_page(
     one counts its matches and skips to ``start``."""
     if where is None and order_by is None:
         return _user_page_by_position(company, start, count)
-    users = _with_display_name(scim_users(company=company))
+    users = with_display_name(scim_users(company=company))
     if where is not None:
         # Every User filter attribute is a column of the user row (no to-many join), so no
         # DISTINCT is needed: it would only make the database sort whole rows.
@@ -277,149 +266,9 @@ def scim_group_page(
     if not count or start > total:
         return Page(total=total, items=[])
     page = groups.order_by(*(order_by or ["pk"]))[start - 1 : start - 1 + count]
-    return Page(total=total, items=list(_with_members(company, page) if with_members else page))
+    return Page(total=total, items=list(prefetch_members(company, page) if with_members else page))
 
 
-def _with_members(company: Company, groups: QuerySet[Team]) -> QuerySet[Team]:
+def prefetch_members(company: Company, groups: QuerySet[Team]) -> QuerySet[Team]:
     members = scim_users(company=company).order_by("id")
     return groups.prefetch_related(Prefetch("members", queryset=members))
-
-
-# --- Both: a search from the root (RFC 7644 3.4.3) ---------------------------------------------
-
-# Attributes of the User resource (RFC 7643 4.1) that the Groups filter also knows: at the root
-# they keep their meaning for users; the other Group attributes are "not part of" the User
-# resource type and so have no value there (RFC 7644 3.4.2), and the other way round.
-_USER_ATTRIBUTE_NAMES = frozenset({"id", "externalid", "displayname", "meta", "groups"})
-_GROUP_ATTRIBUTE_NAMES = frozenset({"id", "externalid", "displayname", "meta", "members"})
-
-
-def _foreign(attributes: dict[str, AttributeSpec], own: frozenset[str]) -> set[str]:
-    return {key for key in attributes if key.split(".")[0] not in own}
-
-
-def scim_resource_page(
-    *,
-    company: Company,
-    where: Node | None,
-    start: int,
-    count: int,
-    with_members: bool,
-    sort_by: str | None = None,
-    descending: bool = False,
-) -> Page[User | Team]:
-    """Users and Groups at once, for ``POST /.search`` on the root: the company's own only.
-
-    A filter applies to both; an attribute one resource type does not have is unassigned there
-    (``userName eq "x"`` matches no group), one neither has is a ``FilterError``. Without
-    ``sortBy``, users come first then groups, each by primary key; with it, one order over both
-    (a UNION in the database, so a page deep in the list costs no more than the first), ties
-    broken users first, then by primary key."""
-    users = _with_display_name(scim_users(company=company))
-    groups = scim_groups(company=company)
-    if where is not None:
-        users = users.filter(
-            filter_to_q(
-                where,
-                USER_FILTER_ATTRIBUTES,
-                unassigned=_foreign(GROUP_FILTER_ATTRIBUTES, _USER_ATTRIBUTE_NAMES),
-            )
-        )
-        groups = groups.filter(
-            filter_to_q(
-                where,
-                GROUP_FILTER_ATTRIBUTES,
-                unassigned=_foreign(USER_FILTER_ATTRIBUTES, _GROUP_ATTRIBUTE_NAMES),
-            )
-        ).distinct()
-    user_total, group_total = users.count(), groups.count()
-    total = user_total + group_total
-    if not count or start > total:
-        return Page(total=total, items=[])
-    first, last = start - 1, start - 1 + count
-    if sort_by is None:
-        items: list[User | Team] = (
-            list(users.order_by("pk")[first:last]) if first < user_total else []
-        )
-        if last > user_total:
-            page = groups.order_by("pk")[max(first - user_total, 0) : last - user_total]
-            items += list(_with_members(company, page) if with_members else page)
-        return Page(total=total, items=items)
-    user_key = _root_sort_key(sort_by, USER_FILTER_ATTRIBUTES, GROUP_FILTER_ATTRIBUTES, groups)
-    group_key = _root_sort_key(sort_by, GROUP_FILTER_ATTRIBUTES, USER_FILTER_ATTRIBUTES, users)
-    keyed_users = users.annotate(kind=Value(0, IntegerField()), key=user_key).values_list(
-        "kind", "pk", "key"
-    )
-    keyed_groups = groups.annotate(kind=Value(1, IntegerField()), key=group_key).values_list(
-        "kind", "pk", "key"
-    )
-    # order_by(): no model's default ordering inside the UNION's parts.
-    union = keyed_users.order_by().union(keyed_groups.order_by(), all=True)
-    tie_break = [F("kind").desc(), F("pk").desc()] if descending else ["kind", "pk"]
-    rows = list(
-        union.order_by(*key_ordering(F("key"), descending=descending), *tie_break)[first:last]
-    )
-    by_kind = {
-        0: scim_users(company=company).in_bulk([pk for kind, pk, _key in rows if kind == 0]),
-        1: (_with_members(company, groups) if with_members else groups).in_bulk(
-            [pk for kind, pk, _key in rows if kind == 1]
-        ),
-    }
-    return Page(total=total, items=[by_kind[kind][pk] for kind, pk, _key in rows])
-
-
-def _root_sort_key(
-    sort_by: str, own: dict[str, AttributeSpec], other: dict[str, AttributeSpec], others: QuerySet
-):
-    """The sort key of ``sort_by`` in one resource type; where only the other type has the
-    attribute, a NULL of the other's key type (the UNION needs one type per column)."""
-    try:
-        key = sort_key(sort_by, attributes=own)
-        return key if key is not None else Value(None, output_field=IntegerField())
-    except SortError:
-        theirs = sort_key(sort_by, attributes=other)  # raises when neither type can sort by it
-        if theirs is None:
-            return Value(None, output_field=IntegerField())
-        return Value(None, output_field=theirs.resolve_expression(others.query).output_field)
-
-
-# --- Deprovisioning ----------------------------------------------------------------------------
-
-
-def deprovisioning_ids_unfinished(*, requested_before: datetime, limit: int = 1000) -> list[int]:
-    """Deprovisionings requested before then and not completed (for the sweep to re-queue)."""
-    stale = Deprovisioning.objects.filter(
-        completed_at__isnull=True, requested_at__lt=requested_before
-    )
-    return list(stale.values_list("pk", flat=True)[:limit])
-
-
-# --- OAuth grants ------------------------------------------------------------------------------
-
-
-def scim_grants(*, connection: Connection, include_revoked: bool = False) -> list:
-    """Refresh tokens bound to ``connection`` (filtered in Python: the resource list is JSON,
-    which SQLite cannot search inside, and a connection has a handful of grants)."""
-    uri = connection_resource_uri(connection)
-    tokens = (
-        get_refresh_token_model().objects.select_related("user", "application").order_by("-created")
-    )
-    if not include_revoked:
-        tokens = tokens.filter(revoked__isnull=True)
-    return [token for token in tokens if uri in (token.resource or [])]
-
-
-def oauth_client_find(*, client_id: str):
-    """The registered OAuth client (django-oauth-toolkit Application) with this id, or None."""
-    return get_application_model().objects.filter(client_id=client_id).first()
-
-
-def oauth_token_issued_to(*, token: str, client) -> bool:
-    """Whether the access token ``token`` (looked up by its checksum, as the toolkit stores it)
-    was issued to ``client``."""
-    checksum = hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
-    return (
-        get_access_token_model()
-        .objects.filter(token_checksum=checksum, application=client)
-        .exists()
-    )
