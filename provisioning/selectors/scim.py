@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from datetime import datetime
+from typing import Generic, NamedTuple, TypeVar
 
 from django.core.cache import cache
 from django.db.models import (
@@ -129,7 +130,7 @@ def scim_user_reload(*, user: User) -> User:
 
 def scim_user_page(
     *, company: Company, where: Node | None, start: int, count: int, order_by: list | None = None
-) -> Page[User]:
+) -> Page[User] | Page[UserRow]:
     """The users ``where`` selects (a parsed SCIM filter), ``count`` of them from the 1-based
     ``start``, in ``order_by`` (``sort_order_by`` terms) or by primary key.
 
@@ -159,7 +160,65 @@ def _page_position_key(company: Company, generation: int, start: int) -> str:
     return f"scim:page-position:{company.pk}:{generation}:{start}"
 
 
-def _user_page_by_position(company: Company, start: int, count: int) -> Page[User]:
+class TeamRow(NamedTuple):
+    name: str
+    scim_id: uuid.UUID
+
+
+@dataclass(frozen=True, slots=True)
+class UserRow:
+    """The columns a SCIM User shows, read as plain values rather than as a model: a page of a
+    hundred users renders in half the time. ``users.user_to_scim`` reads it like a ``User``;
+    a column it comes to need and this lacks fails every list test (AttributeError), it is
+    never read by a query per user."""
+
+    pk: int
+    scim_id: uuid.UUID
+    username: str
+    email: str
+    email_type: str
+    email_primary: bool | None
+    first_name: str
+    last_name: str
+    role: str
+    user_type_unassigned: bool
+    division: str
+    external_id: str
+    is_active: bool
+    date_joined: datetime
+    updated_at: datetime
+    team: TeamRow | None
+
+    full_name = User.full_name  # the one rule for it, applied to these columns
+
+
+_USER_ROW_COLUMNS = tuple(name for name in UserRow.__dataclass_fields__ if name != "team")
+
+
+def _user_rows(company: Company, keys) -> list[UserRow]:
+    """The company's visible users with these keys (a list, or a queryset of keys), in key
+    order, and their teams in one more query (a company has a few)."""
+    rows = list(
+        scim_users(company=company)
+        .filter(pk__in=keys)
+        .order_by("pk")
+        .values_list(*_USER_ROW_COLUMNS, "team_id")
+    )
+    team_ids = {row[-1] for row in rows if row[-1] is not None}
+    teams = (
+        {
+            pk: TeamRow(name, scim_id)
+            for pk, name, scim_id in scim_groups(company=company)
+            .filter(pk__in=team_ids)
+            .values_list("pk", "name", "scim_id")
+        }
+        if team_ids
+        else {}
+    )
+    return [UserRow(*row[:-1], team=teams.get(row[-1])) for row in rows]
+
+
+def _user_page_by_position(company: Company, start: int, count: int) -> Page[UserRow]:
     """A page of the company's users by primary key, as RFC 7644 index paging asks, fast at any
     depth:
 
@@ -181,15 +240,13 @@ def _user_page_by_position(company: Company, start: int, count: int) -> Page[Use
         return Page(total=total, items=[])
     # The keys first, from the (company, id) index of visible users alone (an index-only
     # scan: the primary key's order would also walk past every other company's rows), then
-    # the page's rows by key. A company has a few teams and a page a hundred users: the teams
-    # in one more query, each built once, not joined to every user.
+    # the page's rows by key, as plain rows (UserRow).
     keys = scim_users(company=company).order_by("pk").values_list("pk", flat=True)
-    users = scim_users(company=company).select_related(None).prefetch_related("team")
     after = None if start == 1 else cache.get(_page_position_key(company, generation, start))
     if start == 1 or after is not None:
         # One query: the rows whose keys the index gives (a subquery).
         page_keys = keys.filter(pk__gt=after) if after is not None else keys
-        items = list(users.filter(pk__in=page_keys[:count]).order_by("pk"))
+        items = _user_rows(company, page_keys[:count])
         page_keys = [user.pk for user in items]
     else:
         page_keys = list(keys[start - 2 : start - 1 + count])
@@ -197,7 +254,7 @@ def _user_page_by_position(company: Company, start: int, count: int) -> Page[Use
             return Page(total=total, items=[])
         after = page_keys.pop(0)
         cache.set(_page_position_key(company, generation, start), after, PAGE_POSITION_SECONDS)
-        items = list(users.filter(pk__in=page_keys).order_by("pk")) if page_keys else []
+        items = _user_rows(company, page_keys) if page_keys else []
     if page_keys:
         next_start = _page_position_key(company, generation, start + len(page_keys))
         cache.set(next_start, page_keys[-1], PAGE_POSITION_SECONDS)

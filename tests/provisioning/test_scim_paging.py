@@ -80,9 +80,15 @@ def test_total_results_is_the_tally_without_counting(scim, acme):
 
 @pytest.fixture
 def thirty(acme) -> list[str]:
-    """acme's users, 30 in all (its admin and member first), as scim_ids in list order."""
+    """acme's users, 30 in all (its admin and member first), as scim_ids in list order; all but
+    the admin in a team."""
     bulk_create_users(
-        User(email=f"p{i:02d}@acme.com", username=f"p{i:02d}@acme.com", company=acme.company)
+        User(
+            email=f"p{i:02d}@acme.com",
+            username=f"p{i:02d}@acme.com",
+            company=acme.company,
+            team=acme.teams["Sales" if i % 2 else "Marketing"],
+        )
         for i in range(28)
     )
     cache.clear()
@@ -171,3 +177,21 @@ def test_group_member_lists_have_a_version_that_moves_with_them(acme):
     assert moved()
     joiner.delete()
     assert moved()
+
+
+def test_a_page_costs_the_same_queries_however_many_users_it_holds(scim, acme, thirty):
+    def queries(start: int, count: int) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            status, body = scim.get("Users", {"startIndex": start, "count": count})
+        assert status == 200 and body["itemsPerPage"] == count
+        return len(captured.captured_queries)
+
+    scim.get("ServiceProviderConfig")  # the token's last use, written once a minute
+    # Positions known: the start, and where the page before ended.
+    assert queries(1, 2) == queries(1, 25) == queries(26, 2)
+    assert queries(3, 25) == queries(28, 2)
+    # Positions unknown.
+    cache.clear()
+    cold = queries(4, 2)
+    cache.clear()
+    assert queries(5, 25) == cold
