@@ -7,7 +7,6 @@ import math
 from typing import Any
 
 from rest_framework import exceptions as drf_exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -28,10 +27,6 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 100
-
-
-class ScimJSONParser(JSONParser):
-    media_type = MEDIA_TYPE
 
 
 class ScimJSONRenderer(JSONRenderer):
