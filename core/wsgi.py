@@ -25,11 +25,13 @@ def is_usable_charset(name: str) -> bool:
 
 
 class TextCharsetRequest(WSGIRequest):
-    """Django takes any codec Python knows as the request's charset and decodes the query string
-    with it while the request is being built: ``Content-Type: ...; charset=zlib`` and a query
-    string raise LookupError before any middleware runs, and gunicorn answers a bare 500. A
-    charset that is no text encoding is ignored here, as Django ignores one it does not know
-    (SCIM then refuses it with a 415 of its own: provisioning.scim.body)."""
+    """Django takes any codec Python knows as the request's charset, and its ``encoding`` setter
+    then parses the query string while the request is being built, before any middleware and
+    outside Django's error handling, so gunicorn answers a bare 500: with ``charset=zlib`` (no
+    text encoding: LookupError) and with any charset and more than
+    DATA_UPLOAD_MAX_NUMBER_FIELDS parameters (TooManyFieldsSent). Here a charset that is no
+    text encoding is ignored, as Django ignores one it does not know (SCIM refuses it with a
+    415 of its own: provisioning.scim.body), and nothing is parsed before it is asked for."""
 
     def _set_content_type_params(self, meta):
         self.content_type, self.content_params = parse_header_parameters(
@@ -37,7 +39,8 @@ class TextCharsetRequest(WSGIRequest):
         )
         charset = self.content_params.get("charset")
         if charset is not None and is_usable_charset(charset):
-            self.encoding = charset
+            # Not through the setter: nothing has been parsed yet, so nothing is to be re-read.
+            self._encoding = charset
 
 
 class Handler(WSGIHandler):

@@ -86,6 +86,23 @@ def test_any_page_survives_a_codec_charset(charset):
     assert status < 500
 
 
+def test_a_charset_with_too_many_parameters_is_a_scim_400_not_a_crash(acme):
+    # Django's encoding setter parsed the query string while building the request, outside its
+    # error handling: more than DATA_UPLOAD_MAX_NUMBER_FIELDS parameters was a bare 500.
+    _token, raw = scim_token_issue(connection=acme.connection, label="tests")
+    query = "&".join(["a=1"] * 1001)
+
+    status, headers, body = wsgi_get(
+        "/scim/v2/Users", query, "application/scim+json; charset=utf-8", raw
+    )
+    page_status, _headers, _body = wsgi_get("/sso/", query, "text/plain; charset=utf-8")
+
+    assert status == 400, body
+    assert headers["Content-Type"] == "application/scim+json"
+    assert "1000" in json.loads(body)["detail"]
+    assert page_status < 500
+
+
 @pytest.mark.parametrize("charset", ["utf-8", "UTF-8", "latin-1", "cp1252", "utf-16", "ascii"])
 def test_text_encodings_stay_usable(charset):
     assert is_usable_charset(charset)

@@ -347,6 +347,7 @@ HOSTILE = [
     ("GET", "Users" + _query('userName eq "a\\u0000"'), None),
     ("GET", "Users" + _query("(" * 10_000 + "userName pr" + ")" * 10_000), None),
     ("GET", "Users" + _query("x" * 100_000), None),
+    ("GET", "Users?" + "&".join(["a=1"] * 1001), None),  # DATA_UPLOAD_MAX_NUMBER_FIELDS
     ("GET", "Users/%00", None),
     ("GET", "Users/" + "a" * 10_000, None),
 ]
