@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from provisioning.scim.errors import InvalidValue
 from provisioning.scim.request_limits import check_member_count
+
+# NUL is no character of any SCIM attribute, and PostgreSQL's text cannot hold it (SQLite can:
+# without this rule the two databases would answer differently). A lone surrogate (a "\ud800"
+# JSON escape) is no Unicode character at all: no database driver can encode it.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def unstorable_text(text: str) -> str | None:
+    """What makes ``text`` unfit for any SCIM value, or None. The one rule for request bodies
+    (provisioning.scim.body) and filter values (provisioning.scim.filters) alike."""
+    match = _UNSTORABLE.search(text)
+    if match is None:
+        return None
+    if match.group() == "\x00":
+        return "a NUL character (U+0000), which no SCIM value may hold"
+    return "a lone UTF-16 surrogate, which is no Unicode character"
 
 
 def scim_bool(value: Any, *, attribute: str) -> bool:
