@@ -44,6 +44,38 @@ def scim_string(value: Any, *, attribute: str, max_length: int = 254) -> str:
     return value
 
 
+def scim_object(value: Any, *, attribute: str) -> dict[str, Any]:
+    """A complex attribute: an object, or absent (None). ``[]`` or a string is no object: a
+    client sending one meant something we would otherwise silently drop."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidValue(f"'{attribute}' must be an object.")
+    return value
+
+
+def scim_list(value: Any, *, attribute: str) -> list[Any]:
+    """A multi-valued attribute: a list, or absent (None)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidValue(f"'{attribute}' must be a list.")
+    return value
+
+
+def check_schemas(attrs: dict[str, Any], *, core: str) -> None:
+    """``schemas``, when sent, is a list of URIs that names the resource's core schema (RFC 7643
+    3: every resource carries it). A body without ``schemas`` is taken as the core resource, as
+    some customers' scripts send it."""
+    if "schemas" not in attrs:
+        return
+    schemas = attrs["schemas"]
+    if not isinstance(schemas, list) or not all(isinstance(s, str) for s in schemas):
+        raise InvalidValue("'schemas' must be a list of schema URIs.")
+    if core.lower() not in {s.strip().lower() for s in schemas}:
+        raise InvalidValue(f"'schemas' must include {core}.")
+
+
 def lower_keys(data: dict[str, Any]) -> dict[str, Any]:
     """Attribute names are case-insensitive (RFC 7643 2.1)."""
     return {key.lower(): value for key, value in data.items()}
