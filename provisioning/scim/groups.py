@@ -26,7 +26,7 @@ from provisioning.scim.authentication import ScimPrincipal
 from provisioning.scim.errors import InvalidValue, Uniqueness
 from provisioning.scim.group_patch import group_changes
 from provisioning.scim.schemas import GROUP_SCHEMA
-from provisioning.scim.values import lower_keys, member_ids, scim_string
+from provisioning.scim.values import check_schemas, lower_keys, member_ids, scim_string
 from provisioning.scim.versions import resource_version
 from provisioning.selectors import parse_scim_id, scim_groups, scim_users, scim_users_by_ids
 
@@ -78,6 +78,7 @@ def parse_group(data: Any) -> GroupInput:
     if not isinstance(data, dict):
         raise InvalidValue("The request body must be a SCIM Group object.")
     attrs = lower_keys(data)
+    check_schemas(attrs, core=GROUP_SCHEMA)
     name = scim_string(attrs.get("displayname"), attribute="displayName", max_length=150)
     if not name:
         raise InvalidValue("displayName is required.")

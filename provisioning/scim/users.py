@@ -13,7 +13,14 @@ from accounts.models import ROLE_RANK, Role, User
 from provisioning.scim.errors import InvalidValue
 from provisioning.scim.request_limits import check_attribute_values
 from provisioning.scim.schemas import ENTERPRISE_SCHEMA, USER_SCHEMA
-from provisioning.scim.values import lower_keys, scim_bool, scim_string
+from provisioning.scim.values import (
+    check_schemas,
+    lower_keys,
+    scim_bool,
+    scim_list,
+    scim_object,
+    scim_string,
+)
 from provisioning.scim.versions import resource_version
 
 
@@ -118,9 +125,7 @@ def _primary_email(data: dict[str, Any], username: str) -> tuple[str, str, bool 
     """The email we keep and how it was described: (value, type, primary). Of several, the
     primary one, else the work one, else the first; with none, the userName (shown as the work,
     primary email)."""
-    emails = data.get("emails") or []
-    if not isinstance(emails, list):
-        raise InvalidValue("'emails' must be a list.")
+    emails = scim_list(data.get("emails"), attribute="emails")
     chosen = None
     for predicate in (
         lambda e: e.get("primary") in (True, "True", "true"),
@@ -158,20 +163,17 @@ def parse_user(data: Any) -> UserInput:
     if not isinstance(data, dict):
         raise InvalidValue("The request body must be a SCIM User object.")
     attrs = lower_keys(data)
+    check_schemas(attrs, core=USER_SCHEMA)
     for key, value in attrs.items():
         if isinstance(value, list) and key != "schemas":
             check_attribute_values(value, attribute=key)
     username = scim_string(attrs.get("username"), attribute="userName")
     if not username:
         raise InvalidValue("userName is required.")
-    name = attrs.get("name") or {}
-    if not isinstance(name, dict):
-        raise InvalidValue("'name' must be an object.")
-    name = lower_keys(name)
-    extension = attrs.get(ENTERPRISE_SCHEMA.lower()) or {}
-    if not isinstance(extension, dict):
-        raise InvalidValue(f"'{ENTERPRISE_SCHEMA}' must be an object.")
-    extension = lower_keys(extension)
+    name = lower_keys(scim_object(attrs.get("name"), attribute="name"))
+    extension = lower_keys(
+        scim_object(attrs.get(ENTERPRISE_SCHEMA.lower()), attribute=ENTERPRISE_SCHEMA)
+    )
     active = attrs.get("active", True)
     email, email_type, email_primary = _primary_email(attrs, username)
     return UserInput(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
@@ -18,6 +17,7 @@ from provisioning.scim.authentication import (
     ScimOAuthAuthentication,
     ScimPrincipal,
 )
+from provisioning.scim.body import ScimJSONParser, check_framing
 from provisioning.scim.errors import InvalidValue, ResourceNotFound
 from provisioning.scim.filters import SortError
 from provisioning.scim.groups import (
@@ -30,7 +30,6 @@ from provisioning.scim.groups import (
     scim_group_replace,
 )
 from provisioning.scim.http import (
-    ScimJSONParser,
     ScimJSONRenderer,
     list_response,
     scim_exception_handler,
@@ -85,12 +84,16 @@ class ScimView(APIView):
     authentication_classes = [ScimBearerAuthentication, ScimOAuthAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [ScimTokenRateLimit]
-    parser_classes = [ScimJSONParser, JSONParser]
+    parser_classes = [ScimJSONParser]  # application/json too: see _AlwaysScimJSON
     renderer_classes = [ScimJSONRenderer]
     content_negotiation_class = _AlwaysScimJSON
 
     def get_exception_handler(self):
         return scim_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permission, rate limit
+        check_framing(request)
 
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:

@@ -1,8 +1,11 @@
 """How much work one SCIM request may ask for (provisioning/scim/request_limits.py): the outside
 review's bodies (200 operations of 100 emails, 1,000 of 200) are refused whole with a 400
-``tooMany`` naming the bound, and bodies just under every bound are applied."""
+``tooMany`` naming the bound (the larger one, 8 MB, is first a 413 under the default body cap),
+and bodies just under every bound are applied."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 
@@ -44,8 +47,11 @@ def _add_emails(operations: int, per_operation: int, *, same: bool = False) -> d
     ],
 )
 def test_the_reviews_bodies_are_refused_whole_naming_the_bound(
-    scim, acme, operations, per_operation, bound
+    scim, acme, settings, operations, per_operation, bound
 ):
+    # The work bounds hold whatever the body cap (the review's 8 MB body is past the default
+    # SCIM_MAX_BODY_BYTES: see the next test), so the cap is raised here to reach them.
+    settings.SCIM_MAX_BODY_BYTES = 16 * 1024 * 1024
     before = User.objects.get(pk=acme.member.pk)
 
     status, body = scim.patch(
@@ -55,6 +61,15 @@ def test_the_reviews_bodies_are_refused_whole_naming_the_bound(
     assert_scim_error(status, body, http_status=400, scim_type="tooMany")
     assert bound in body["detail"]
     assert User.objects.get(pk=acme.member.pk).updated_at == before.updated_at
+
+
+def test_the_reviews_largest_body_is_past_the_default_body_cap(scim, acme, settings):
+    body = _add_emails(1000, 200)
+    assert len(json.dumps(body).encode()) > settings.SCIM_MAX_BODY_BYTES
+
+    status, answer = scim.patch(f"Users/{acme.member.scim_id}", body)
+
+    assert_scim_error(status, answer, http_status=413, scim_type=None)
 
 
 def test_values_that_add_up_past_the_attribute_bound_are_refused(scim, acme):
