@@ -35,13 +35,17 @@ def process_group_start(group: str) -> Path:
     directory.mkdir(parents=True)
     os.environ[ROOT_VARIABLE] = str(root)
     os.environ[MULTIPROC_VARIABLE] = str(directory)
+    # Imported now that the directory is set, and not first in ``process_dead``: a gunicorn
+    # master calls that from its SIGCHLD handler, and a second worker exiting during the first
+    # import would run it again inside that import ("partially initialized module").
+    from prometheus_client import multiprocess  # noqa: F401
+
     return directory
 
 
 def process_dead(pid: int) -> None:
     directory = os.environ.get(MULTIPROC_VARIABLE)
     if directory:
-        # Imported here, in a master process, after process_group_start set the directory.
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(pid, directory)
