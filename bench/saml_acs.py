@@ -104,6 +104,8 @@ def server_environment(database_url: str) -> dict[str, str]:
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "DATABASE_", "REDIS_", "SAML_"))
     }
+    # The Procfile's commands (``gunicorn``, ``python``) are this interpreter's.
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="0",
@@ -164,35 +166,53 @@ def _seed_here(cert_file: str) -> None:
     print(json.dumps({"acs_url": connection.acs_url, "audience": connection.sp_entity_id}))
 
 
-class Server:
-    """gunicorn, one sync worker, on a socket this process opened (port 0: any free port)."""
+def procfile_line(process: str) -> str:
+    """The command the ``Procfile`` runs for ``process`` (``release``, ``web``...)."""
+    for row in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = row.partition(":")
+        if name.strip() == process:
+            return command.strip()
+    raise SystemExit(f"the Procfile has no {process} line")
 
-    def __init__(self, database_url: str) -> None:
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.port = self.listener.getsockname()[1]
-        fd = self.listener.fileno()
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    """The service as production runs it: the Procfile's ``release`` line (migrations, static
+    files), then its ``web`` line (gunicorn with ``config/gunicorn.py``: sync workers, the JSON
+    request log on stdout, prometheus-client's multiprocess files) with ``WEB_CONCURRENCY``
+    workers, ``config.settings`` with DEBUG off (persistent database connections with health
+    checks, SQLite in WAL) and no Redis (the rate limit and cache in process)."""
+
+    def __init__(self, database_url: str, workers: int, state: Path) -> None:
+        self.port = free_port()
+        self.command = procfile_line("web")
+        env = server_environment(database_url) | {
+            "PORT": str(self.port),
+            "WEB_CONCURRENCY": str(workers),
+            "DJANGO_STATIC_ROOT": str(state / "static"),
+            "PROMETHEUS_MULTIPROC_DIR": str(state / "metrics"),
+        }
+        release = subprocess.run(
+            ["sh", "-c", procfile_line("release")],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if release.returncode != 0:
+            raise SystemExit(f"the release step failed:\n{release.stderr[-3000:]}")
         # Its log (a JSON line a request, as in production) goes to a file, not the figures.
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"fd://{fd}",
-                "--workers",
-                "1",
-                "--worker-class",
-                "sync",
-                "--log-level",
-                "warning",
-            ],
+            ["sh", "-c", f"exec {self.command}"],
             cwd=ROOT,
-            env=server_environment(database_url),
-            pass_fds=(fd,),
+            env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )
@@ -237,7 +257,6 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        self.listener.close()
         self.log.close()
 
 
@@ -314,6 +333,7 @@ def stock_verify(client, xml: bytes) -> float:
 
 def run_database(label: str, database_url: str, idp: TestIdP, cert_file: Path, args) -> None:
     target = seed(database_url, cert_file)
+    state = Path(tempfile.mkdtemp(prefix="bench-state-"))
 
     def response() -> bytes:
         return idp.response(
@@ -324,7 +344,7 @@ def run_database(label: str, database_url: str, idp: TestIdP, cert_file: Path, a
         )
 
     stock = stock_client(idp, target["audience"], target["acs_url"])
-    server = Server(database_url)
+    server = Server(database_url, args.workers, state)
     try:
         server.wait_ready()
         for _ in range(args.warmup):
@@ -348,6 +368,7 @@ def run_database(label: str, database_url: str, idp: TestIdP, cert_file: Path, a
                 raise SystemExit(f"the login answered {redirect.status}, not 302")
     finally:
         server.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
     (sign_p50, sign_p95), (stock_p50, stock_p95) = percentiles(signs), percentiles(stocks)
     print(f"{label} ({args.runs} rounds after {args.warmup} of warm-up)")
@@ -478,6 +499,12 @@ def _cache_seed_here(count: int) -> None:
     )
 
 
+def pysaml2_client(saml, connection) -> None:
+    """The per-thread pysaml2 client the ``xmlsec1`` backend (``SAML_SIGNATURE_BACKEND``)
+    verifies with; the in-process backend, the default, makes none."""
+    saml._clients.get(connection, saml.placeholder_issuer(connection))
+
+
 def _cache_memory_here() -> None:
     """In a process that has done nothing else: the heap grown by filling the caches."""
     import gc
@@ -491,7 +518,7 @@ def _cache_memory_here() -> None:
 
     connections = list(Connection.objects.order_by("pk"))
     saml.trusted_keys(connections[0])  # the modules and the first load out of the way
-    saml.sp_metadata(connections[0])
+    pysaml2_client(saml, connections[0])
     tracemalloc.start()
     gc.collect()
     before = _heap_bytes()
@@ -509,7 +536,7 @@ def _cache_memory_here() -> None:
     clients = connections[1:257]
     before = _heap_bytes()
     for connection in clients:
-        saml.sp_metadata(connection)
+        pysaml2_client(saml, connection)
     gc.collect()
     per_client = (_heap_bytes() - before) / len(clients)
     print(
@@ -537,7 +564,7 @@ def cache_memory(count: int) -> None:
         f"filled in {figures['fill_s']:.2f} s, a hit {figures['hit_us']:.1f} us"
     )
     print(
-        f"  pysaml2 clients (AuthnRequests, metadata; at most 256 per thread): "
+        f"  pysaml2 clients (SAML_SIGNATURE_BACKEND=xmlsec1 only; at most 256 per thread): "
         f"{figures['client_bytes'] / 1024:.0f} KB a connection, "
         f"{figures['client_bytes'] * 256 / 2**20:.0f} MB for 256"
     )
@@ -573,9 +600,18 @@ def main() -> None:
         help="run PostgreSQL once more with synchronous_commit=off on the bench database",
     )
     parser.add_argument("--connections", type=int, default=10_000)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="WEB_CONCURRENCY of the server (gunicorn workers)"
+    )
     args = parser.parse_args()
 
     print(machine(), flush=True)
+    print(
+        f"server: the Procfile's release line, then its web line `{procfile_line('web')}` with "
+        f"WEB_CONCURRENCY={args.workers}, config.settings (DJANGO_DEBUG=0), no REDIS_URL; "
+        "client: this process, http.client, a new TCP connection per request",
+        flush=True,
+    )
     keypair = make_keypair("bench.okta.example", slot="bench")
     idp = TestIdP(entity_id=IDP_ENTITY_ID, keypair=keypair)
     with tempfile.TemporaryDirectory() as directory:

@@ -76,20 +76,29 @@ def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
     allowed (a DELETE has no joins); signals and cascades are not run, as with ``_raw_delete``.
     """
     model = queryset.model
+    using = router.db_for_write(model)
+    try:
+        sql, params = delete_returning_sql(queryset, connections[using])
+    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
+        return []
+    return list(model.objects.raw(sql, params, using=using))
+
+
+def delete_returning_sql(queryset: models.QuerySet, wrapper) -> tuple[str, list]:
+    """The ``DELETE ... WHERE ... RETURNING <every column>`` of ``delete_returning`` (also run
+    compiled: ``core.compiled.CompiledQuery(..., delete=True)``)."""
+    model = queryset.model
     query = queryset.query
     # A filter on a foreign key leaves an unused join in the map; a filter across it uses it.
     if sum(1 for count in query.alias_refcount.values() if count) > 1:
         raise ValueError("delete_returning() takes filters on the model's own table only")
-    using = router.db_for_write(model)
     try:
-        where, params = query.get_compiler(using=using).compile(query.where)
-    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
-        return []
+        where, params = query.get_compiler(connection=wrapper).compile(query.where)
     except FullResultSet:
         where = ""
     if not where:
         raise ValueError("delete_returning() refuses to delete every row")
-    quote = connections[using].ops.quote_name
+    quote = wrapper.ops.quote_name
     columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
     sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
-    return list(model.objects.raw(sql, params, using=using))
+    return sql, list(params)

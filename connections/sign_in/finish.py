@@ -27,16 +27,22 @@ from connections.models import (
 )
 from connections.sign_in.common import require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from core.persistence import delete_returning
+from core.compiled import CompiledQuery
 from core.untrusted import clip, clip_fields
 
 
 def _pending(connection: Connection, finish_token: str | None):
+    return _pending_query(secret_hash(finish_token or ""), connection.pk, timezone.now())
+
+
+def _pending_query(token_hash: str, connection_id: int, now):
     return VerifiedSignIn.objects.filter(
-        token_hash=secret_hash(finish_token or ""),
-        connection=connection,
-        expires_at__gt=timezone.now(),
+        token_hash=token_hash, connection_id=connection_id, expires_at__gt=now
     )
+
+
+# Every finish step consumes one: compiled once per process (core.compiled).
+_PENDING_CONSUME = CompiledQuery(_pending_query, delete=True)
 
 
 def _no_longer_pending() -> SamlExpired:
@@ -61,7 +67,15 @@ def verified_sign_in_consume(*, connection: Connection, finish_token: str | None
     """The pending sign-in of this browser, fetched and deleted in one statement: only one
     request can finish it. Run it in the finish step's transaction; on a refusal the view
     discards it (``sign_in_discard``), since the rollback puts it back."""
-    consumed = delete_returning(_pending(connection, finish_token)) if finish_token else []
+    consumed = (
+        _PENDING_CONSUME.fetch(
+            token_hash=secret_hash(finish_token),
+            connection_id=connection.pk,
+            now=timezone.now(),
+        )
+        if finish_token
+        else []
+    )
     if not consumed:
         raise _no_longer_pending()
     record = consumed[0]
