@@ -37,11 +37,22 @@ _MARKER_EPOCH = datetime(1901, 1, 1, tzinfo=UTC)
 class CompiledQuery(Generic[M]):
     """``build(**values)`` returns the queryset; ``CompiledQuery(build).fetch(**values)`` its
     rows. With ``delete=True`` the rows are deleted and handed back in one statement
-    (``core.persistence.delete_returning``). A list value compiles one statement per length."""
+    (``core.persistence.delete_returning``); with ``update={field: value}`` the fields are set
+    and the rows handed back as they are after it, in one statement. A list value compiles one
+    statement per length."""
 
-    def __init__(self, build: Callable[..., models.QuerySet[M]], *, delete: bool = False) -> None:
+    def __init__(
+        self,
+        build: Callable[..., models.QuerySet[M]],
+        *,
+        delete: bool = False,
+        update: dict[str, Any] | None = None,
+    ) -> None:
+        if delete and update:
+            raise ValueError("a compiled query deletes or updates, not both")
         self._build = build
         self._delete = delete
+        self._update = update
         # Per database wrapper (one per thread and alias): converters are bound to it.
         self._compiled: weakref.WeakKeyDictionary[Any, dict[tuple, _Compiled]] = (
             weakref.WeakKeyDictionary()
@@ -51,7 +62,8 @@ class CompiledQuery(Generic[M]):
     def fetch(self, **values: Any) -> list[M]:
         model = self._model or self._build(**values).model
         self._model = model
-        using = (router.db_for_write if self._delete else router.db_for_read)(model)
+        writes = self._delete or bool(self._update)
+        using = (router.db_for_write if writes else router.db_for_read)(model)
         wrapper = connections[using]
         shape = tuple(
             (name, len(value) if isinstance(value, list | tuple) else -1)
@@ -60,7 +72,9 @@ class CompiledQuery(Generic[M]):
         per_wrapper = self._compiled.setdefault(wrapper, {})
         compiled = per_wrapper.get(shape)
         if compiled is None:
-            compiled = per_wrapper[shape] = _compile(self._build, values, wrapper, self._delete)
+            compiled = per_wrapper[shape] = _compile(
+                self._build, values, wrapper, self._delete, self._update
+            )
         return compiled.run(values)
 
     def first(self, **values: Any) -> M | None:
@@ -114,7 +128,7 @@ def _marker(value: Any) -> Any:
     return "cq" + secrets.token_hex(12)  # lowercase letters and digits: normalizing keeps it
 
 
-def _compile(build, values: dict[str, Any], wrapper, delete: bool) -> _Compiled:
+def _compile(build, values: dict[str, Any], wrapper, delete: bool, update) -> _Compiled:
     markers: dict[str, Any] = {}
     wanted: dict[Any, tuple[str, int | None]] = {}
     for name, value in values.items():
@@ -130,10 +144,13 @@ def _compile(build, values: dict[str, Any], wrapper, delete: bool) -> _Compiled:
     if queryset._fields is not None or queryset.query.annotations:
         raise ValueError("a compiled query returns model instances only")
     compiler = queryset.query.get_compiler(connection=wrapper)
-    if delete:
-        from core.persistence import delete_returning_sql
+    if delete or update:
+        from core.persistence import delete_returning_sql, update_returning_sql
 
-        sql, params = delete_returning_sql(queryset, wrapper)
+        if delete:
+            sql, params = delete_returning_sql(queryset, wrapper)
+        else:
+            sql, params = update_returning_sql(queryset, wrapper, update)
         fields = model._meta.concrete_fields
         columns = [field.get_col(model._meta.db_table) for field in fields]
         attnames = [field.attname for field in fields]

@@ -87,18 +87,45 @@ def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
 def delete_returning_sql(queryset: models.QuerySet, wrapper) -> tuple[str, list]:
     """The ``DELETE ... WHERE ... RETURNING <every column>`` of ``delete_returning`` (also run
     compiled: ``core.compiled.CompiledQuery(..., delete=True)``)."""
-    model = queryset.model
+    where, params = _own_table_where(queryset, wrapper, "delete_returning()")
+    table, columns = _table_and_columns(queryset.model, wrapper)
+    sql = f"DELETE FROM {table} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
+    return sql, params
+
+
+def update_returning_sql(
+    queryset: models.QuerySet, wrapper, values: dict[str, Any]
+) -> tuple[str, list]:
+    """``UPDATE ... SET <values> WHERE ... RETURNING <every column>`` (the columns as they are
+    after the update), for ``core.compiled.CompiledQuery(..., update=...)``: rows taken by one
+    caller and kept, in one statement."""
+    where, params = _own_table_where(queryset, wrapper, "an update returning rows")
+    table, columns = _table_and_columns(queryset.model, wrapper)
+    quote = wrapper.ops.quote_name
+    assignments, set_params = [], []
+    for name, value in values.items():
+        field = queryset.model._meta.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        set_params.append(field.get_db_prep_save(value, connection=wrapper))
+    sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
+    return sql, set_params + params
+
+
+def _own_table_where(queryset: models.QuerySet, wrapper, what: str) -> tuple[str, list]:
     query = queryset.query
     # A filter on a foreign key leaves an unused join in the map; a filter across it uses it.
     if sum(1 for count in query.alias_refcount.values() if count) > 1:
-        raise ValueError("delete_returning() takes filters on the model's own table only")
+        raise ValueError(f"{what} takes filters on the model's own table only")
     try:
         where, params = query.get_compiler(connection=wrapper).compile(query.where)
     except FullResultSet:
         where = ""
     if not where:
-        raise ValueError("delete_returning() refuses to delete every row")
+        raise ValueError(f"{what} refuses to touch every row")
+    return where, list(params)
+
+
+def _table_and_columns(model: type[models.Model], wrapper) -> tuple[str, str]:
     quote = wrapper.ops.quote_name
     columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
-    sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
-    return sql, list(params)
+    return quote(model._meta.db_table), columns
