@@ -22,6 +22,8 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 from django.db import DatabaseError, IntegrityError, router
 from django.utils.crypto import get_random_string
 
+from core.compiled import insert_row
+
 
 class SessionStore(DatabaseSessionStore):
     def __init__(self, session_key: str | None = None) -> None:
@@ -50,7 +52,10 @@ class SessionStore(DatabaseSessionStore):
         # No savepoint around it, unlike Django's: a clash of random keys cannot be retried in
         # practice anyway, and a savepoint is two more statements on every login.
         try:
-            instance.save(force_insert=must_create, force_update=not must_create, using=using)
+            if must_create:  # every sign-in's: the INSERT compiled once per process
+                insert_row(instance)
+            else:
+                instance.save(force_update=True, using=using)
         except IntegrityError:
             if must_create:
                 raise CreateError from None

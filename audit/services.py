@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from audit.models import AuditEvent, RefusalTally, Severity
+from core.compiled import insert_row
 
 
 def audit_record(
@@ -31,7 +32,8 @@ def audit_record(
         actor = None
     if not actor_label:
         actor_label = actor.email if actor is not None else "system"
-    return AuditEvent.objects.create(
+    # Written on every sign-in: the INSERT compiled once per process (core.compiled).
+    event = AuditEvent(
         action=action,
         company_id=company_id,
         connection=connection,
@@ -42,6 +44,7 @@ def audit_record(
         severity=severity,
         error_code=error_code,
     )
+    return insert_row(event)
 
 
 #: Distinct names tallied one by one per day; beyond, they share the "other names" row.

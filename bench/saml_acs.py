@@ -1,28 +1,32 @@
 """SAML sign-in benchmark: the issue's figure, measured from outside, in one run.
 
-    .venv/bin/python bench/saml_acs.py [--runs 300] [--warmup 30]
+    .venv/bin/python bench/saml_acs.py [--runs 300] [--warmup 30] [--workers 1]
         [--postgres postgres://postgres@127.0.0.1:5432/wt_fast_bench] [--no-postgres]
         [--fsync-diagnostic] [--connections 10000]
 
 What it prints, for SQLite and for PostgreSQL (a database of its own, created and dropped here;
-never ``postgres``):
+never ``postgres``), after a line saying what runs:
 
 - **stock pysaml2 verification alone**: a stock pysaml2 SP (``Saml2Client`` configured from the
   IdP's metadata, the ``xmlsec1`` backend) verifying one Okta-signed response,
   ``parse_authn_request_response``, in this process;
 - **our whole IdP-initiated sign-in over HTTP**: the ACS POST and the finish GET, each on a new TCP
-  connection, against a real server process (gunicorn, one sync worker, ``config.settings`` with
-  DEBUG off: persistent database connections, SQLite in WAL), for a user who already exists; the
-  response is signed beforehand (not timed), a fresh assertion each time;
+  connection, against the service as production runs it: the ``Procfile``'s ``release`` line
+  (migrations, static files), then its ``web`` line (gunicorn with ``config/gunicorn.py``, sync
+  workers, ``WEB_CONCURRENCY=--workers``) on ``config.settings`` with DEBUG off (persistent
+  database connections with health checks, SQLite in WAL, the JSON request log on stdout, to a
+  file here) and no Redis, for a user who already exists; the response is signed beforehand (not
+  timed), a fresh assertion each time;
 - the **ratio** of the two (p50 over p50, p95 over p95), measured interleaved, one of each per
   round, so both see the same machine;
 - the **SP-initiated redirect** (``GET /sso/<name>/login/``, a new connection each);
-- what one durable PostgreSQL commit costs on this machine (the WAL's fsync: each sign-in step
-  is one transaction, so a sign-in waits for two), and with ``--fsync-diagnostic`` the whole run
-  again with ``synchronous_commit=off`` on the bench database, for machines with faster disks;
+- what one durable PostgreSQL commit costs on this machine (the WAL's fsync, which the finish
+  step's transaction waits for; the ACS writes an unlogged table), and with
+  ``--fsync-diagnostic`` the whole run again with ``synchronous_commit=off`` on the bench
+  database, for machines with slower disks;
 - the **memory of the configuration cache** (the keys each connection trusts) filled with
-  ``--connections`` connections, and of pysaml2's per-connection client (kept for AuthnRequests
-  and metadata, at most 256 per thread), in a process of its own.
+  ``--connections`` connections, and of pysaml2's per-connection client (made only by the
+  ``xmlsec1`` backend, at most 256 per thread), in a process of its own.
 
 Not a test: it asserts nothing about time. Figures and the machine they came from go in the README.
 """

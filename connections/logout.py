@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from lxml import etree
 
@@ -62,6 +63,7 @@ from connections.saml_inspection import DS, SAML, SAMLP, parse_instant, parse_me
 from connections.sign_in.common import saml_adapter
 from connections.sign_in.receive import algorithm_refused
 from connections.sp_keys import sp_decrypt, sp_request_signer, sp_signing_key_pair
+from core.compiled import insert_row
 from core.untrusted import clip, clip_fields
 
 # A logout message is delivered by the browser right after it is issued.
@@ -76,21 +78,19 @@ _NCNAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,199}$")
 def saml_session_record(*, session_key: str, connection: Connection, identity: dict) -> None:
     """Keep how the IdP named the person of this (just signed-in) session. One statement; a
     second sign-in in the same session replaces it."""
-    SamlSession.objects.bulk_create(
-        [
-            SamlSession(
-                user_session_id=session_key,
-                connection=connection,
-                name_id=identity["name_id"][:1000],
-                name_id_format=identity.get("name_id_format", "")[:200],
-                name_qualifier=identity.get("name_qualifier", "")[:1000],
-                sp_name_qualifier=identity.get("sp_name_qualifier", "")[:1000],
-                session_index=identity.get("session_index", "")[:1000],
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["user_session"],
-        update_fields=[
+    insert_row(
+        SamlSession(
+            user_session_id=session_key,
+            connection=connection,
+            name_id=identity["name_id"][:1000],
+            name_id_format=identity.get("name_id_format", "")[:200],
+            name_qualifier=identity.get("name_qualifier", "")[:1000],
+            sp_name_qualifier=identity.get("sp_name_qualifier", "")[:1000],
+            session_index=identity.get("session_index", "")[:1000],
+        ),
+        on_conflict=OnConflict.UPDATE,
+        unique_fields=("user_session",),
+        update_fields=(
             "connection",
             "name_id",
             "name_id_format",
@@ -98,7 +98,7 @@ def saml_session_record(*, session_key: str, connection: Connection, identity: d
             "sp_name_qualifier",
             "session_index",
             "created_at",
-        ],
+        ),
     )
 
 

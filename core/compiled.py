@@ -24,21 +24,32 @@ from __future__ import annotations
 import secrets
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
+from django.db.models.constants import OnConflict
+from django.db.models.sql.subqueries import InsertQuery
 
 M = TypeVar("M", bound=models.Model)
 
 _MARKER_EPOCH = datetime(1901, 1, 1, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class Param:
+    """In ``CompiledQuery(update=...)``: the value the call passes as ``name``."""
+
+    name: str
+
+
 class CompiledQuery(Generic[M]):
     """``build(**values)`` returns the queryset; ``CompiledQuery(build).fetch(**values)`` its
     rows. With ``delete=True`` the rows are deleted and handed back in one statement
     (``core.persistence.delete_returning``); with ``update={field: value}`` the fields are set
-    and the rows handed back as they are after it, in one statement. A list value compiles one
+    (a ``Param`` value: the call's value of that name) and the rows handed back as they are
+    after it, in one statement. A list value compiles one
     statement per length."""
 
     def __init__(
@@ -150,7 +161,11 @@ def _compile(build, values: dict[str, Any], wrapper, delete: bool, update) -> _C
         if delete:
             sql, params = delete_returning_sql(queryset, wrapper)
         else:
-            sql, params = update_returning_sql(queryset, wrapper, update)
+            values_set = {
+                field: markers[value.name] if isinstance(value, Param) else value
+                for field, value in update.items()
+            }
+            sql, params = update_returning_sql(queryset, wrapper, values_set)
         fields = model._meta.concrete_fields
         columns = [field.get_col(model._meta.db_table) for field in fields]
         attnames = [field.attname for field in fields]
@@ -179,3 +194,85 @@ def _compile(build, values: dict[str, Any], wrapper, delete: bool, update) -> _C
         raise ValueError(f"compiled query: the value of {missing} does not reach the SQL as given")
     converters = compiler.get_converters(columns)
     return _Compiled(wrapper, model, sql, slots, attnames, converters, compiler)
+
+
+# --- one row inserted ------------------------------------------------------------------------
+
+
+def insert_row(
+    instance: M,
+    *,
+    on_conflict: OnConflict | None = None,
+    unique_fields: tuple[str, ...] = (),
+    update_fields: tuple[str, ...] = (),
+) -> M:
+    """``instance.save(force_insert=True)`` (or, with ``on_conflict``, the one-row
+    ``bulk_create(ignore_conflicts=... / update_conflicts=...)``) with the INSERT Django compiled
+    for the model once per process: the values prepared by Django's insert compiler as a save
+    prepares them, the generated key read back from ``RETURNING``. What ``save()`` adds is not
+    done: no ``pre_save``/``post_save`` signals (none is connected to the models written this
+    way), no parent tables. A clash raises ``IntegrityError`` as ``save()`` does."""
+    model = type(instance)
+    if model._meta.parents:
+        raise ValueError("insert_row() writes a model without parent tables")
+    wrapper = connections[router.db_for_write(model, instance=instance)]
+    auto = model._meta.auto_field
+    pk_set = instance.pk is not None
+    key = (model, on_conflict, unique_fields, update_fields, pk_set)
+    per_wrapper = _inserts.setdefault(wrapper, {})
+    compiled = per_wrapper.get(key)
+    if compiled is None:
+        compiled = per_wrapper[key] = _CompiledInsert(
+            wrapper, model, on_conflict, unique_fields, update_fields, pk_set
+        )
+    params = [
+        compiled.compiler.prepare_value(field, compiled.compiler.pre_save_val(field, instance))
+        for field in compiled.fields
+    ]
+    with transaction.mark_for_rollback_on_error(wrapper.alias), wrapper.cursor() as cursor:
+        cursor.execute(compiled.sql, [*params, *compiled.trailing])
+        if compiled.returning:
+            setattr(instance, auto.attname, cursor.fetchone()[0])
+    instance._state.adding = False
+    instance._state.db = wrapper.alias
+    return instance
+
+
+_inserts: weakref.WeakKeyDictionary[Any, dict[tuple, _CompiledInsert]] = weakref.WeakKeyDictionary()
+
+
+class _CompiledInsert:
+    def __init__(self, wrapper, model, on_conflict, unique_fields, update_fields, pk_set) -> None:
+        meta = model._meta
+        self.fields = [
+            field
+            for field in meta.local_concrete_fields
+            if not field.generated and (pk_set or field is not meta.auto_field)
+        ]
+        self.returning = bool(
+            not pk_set
+            and meta.auto_field is not None
+            and on_conflict is None
+            and wrapper.features.can_return_columns_from_insert
+        )
+        query = InsertQuery(
+            model,
+            on_conflict=on_conflict,
+            unique_fields=[meta.get_field(name) for name in unique_fields],
+            update_fields=[meta.get_field(name) for name in update_fields],
+        )
+        # Compiled from an empty instance: only the SQL is kept, never its values.
+        query.insert_values(self.fields, [model()], raw=False)
+        self.compiler = query.get_compiler(connection=wrapper)
+        if self.returning:
+            self.compiler.returning_fields = [meta.auto_field]
+        statements = self.compiler.as_sql()
+        if len(statements) != 1:
+            raise ValueError("insert_row() compiles one statement")
+        self.sql, compiled_params = statements[0]
+        if self.sql.count("%s") != len(compiled_params) or any(
+            hasattr(value, "as_sql") for value in compiled_params
+        ):
+            raise ValueError("insert_row() takes plain values (no expressions, placeholders)")
+        # What follows the row's values (RETURNING's parameters, if the backend has any).
+        self.trailing = list(compiled_params[len(self.fields) :])

@@ -29,7 +29,7 @@ from connections.models import (
 )
 from connections.sign_in.common import require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, insert_row
 from core.untrusted import clip, clip_fields
 
 
@@ -96,10 +96,12 @@ def _assertion_used(record: VerifiedSignIn) -> None:
     (PostgreSQL keeps verified sign-ins in an unlogged table, emptied by a server crash).
     Without a savepoint: a clash refuses the whole step."""
     try:
-        SeenAssertion.objects.create(
-            connection=record.connection,
-            assertion_id=record.assertion_id,
-            expires_at=record.remember_until,
+        insert_row(
+            SeenAssertion(
+                connection=record.connection,
+                assertion_id=record.assertion_id,
+                expires_at=record.remember_until,
+            )
         )
     except IntegrityError:
         raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None

@@ -45,6 +45,7 @@ from connections.sign_in.common import (
     secret_hash,
 )
 from connections.sp_keys import sp_decrypt
+from core.compiled import insert_row
 from core.persistence import delete_returning
 
 # A Response or Assertion issued longer ago than this is refused whatever its validity window
@@ -248,7 +249,7 @@ def _verified_sign_in_record(connection: Connection, record: VerifiedSignIn) -> 
     """Inside the caller's transaction, if any, without a savepoint: an assertion ID this
     connection has seen (unique per connection) refuses the whole step."""
     try:
-        record.save(force_insert=True)
+        insert_row(record)
     except IntegrityError:
         raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
     return record

@@ -123,3 +123,75 @@ def test_what_it_cannot_run_as_given_is_refused_at_the_first_call(acme):
         CompiledQuery(lambda flag: Connection.objects.filter(allow_idp_initiated=flag)).fetch(
             flag=True
         )
+
+
+# --- insert_row ----------------------------------------------------------------------------------
+
+
+def test_insert_row_writes_what_save_writes_and_reads_the_key_back(acme):
+    from audit.models import AuditEvent
+    from core.compiled import insert_row
+
+    event = AuditEvent(
+        action="sso.login",
+        company=acme.company,
+        connection=acme.connection,
+        actor_label="x",
+        details={"flow": "idp-initiated", "n": 1},
+    )
+    with statements() as ran:
+        returned = insert_row(event)
+
+    assert returned is event and ran.kinds() == ["INSERT audit_auditevent"]
+    assert event.pk is not None and not event._state.adding and event._state.db == "default"
+    stored = AuditEvent.objects.get(pk=event.pk)
+    assert (stored.details, stored.connection_id, stored.created_at) == (
+        {"flow": "idp-initiated", "n": 1},
+        acme.connection.pk,
+        event.created_at,
+    )
+    assert insert_row(AuditEvent(action="other", actor_label="y")).pk == event.pk + 1
+
+
+def test_insert_row_raises_on_a_clash_and_leaves_the_caller_transaction_usable(acme):
+    from django.db import IntegrityError, transaction
+
+    from connections.models import SeenAssertion
+    from core.compiled import insert_row
+
+    expires = timezone.now() + timedelta(minutes=5)
+    insert_row(SeenAssertion(connection=acme.connection, assertion_id="a-1", expires_at=expires))
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_row(
+            SeenAssertion(connection=acme.connection, assertion_id="a-1", expires_at=expires)
+        )
+
+    assert SeenAssertion.objects.filter(assertion_id="a-1").count() == 1
+
+
+def test_insert_row_on_conflict_ignores_or_updates(acme):
+    from django.db.models.constants import OnConflict
+
+    from accounts.models import UserSession
+    from connections.models import SamlSession
+    from core.compiled import insert_row
+
+    insert_row(UserSession(session_key="k" * 32, user=acme.member), on_conflict=OnConflict.IGNORE)
+    insert_row(UserSession(session_key="k" * 32, user=acme.admin), on_conflict=OnConflict.IGNORE)
+    assert list(UserSession.objects.values_list("user_id", flat=True)) == [acme.member.pk]
+
+    fields = ("name_id", "session_index")
+    for name_id, index in (("first@acme.com", "s1"), ("second@acme.com", "s2")):
+        insert_row(
+            SamlSession(
+                user_session_id="k" * 32,
+                connection=acme.connection,
+                name_id=name_id,
+                session_index=index,
+            ),
+            on_conflict=OnConflict.UPDATE,
+            unique_fields=("user_session",),
+            update_fields=fields,
+        )
+    assert list(SamlSession.objects.values_list(*fields)) == [("second@acme.com", "s2")]
