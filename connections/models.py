@@ -294,7 +294,7 @@ class VerifiedSignIn(models.Model):
     (``token_hash`` emptied: used up, kept for the replay check until ``remember_until``) and
     records the assertion in ``SeenAssertion`` in the transaction that signs the person in.
 
-    On PostgreSQL the table is UNLOGGED (migration 0005): a row lives minutes, so its writes
+    On PostgreSQL the table is UNLOGGED (migration 0006): a row lives minutes, so its writes
     skip the WAL and the ACS's commit waits for no disk flush. A server crash empties it:
     sign-ins in flight are lost (the person signs in again), and an assertion whose sign-in
     had finished is still refused, at its finish step, by the durable ``SeenAssertion``.
@@ -302,7 +302,13 @@ class VerifiedSignIn(models.Model):
 
     # NULL once used: unique among the pending ones only (every database allows many NULLs).
     token_hash = models.CharField(max_length=64, unique=True, null=True)  # noqa: DJ001
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    # No foreign key constraint in the database: checking it locks the connection's row, a
+    # WAL record that the ACS's commit would then wait to flush (the whole point of the
+    # unlogged table). Django deletes these rows with their connection all the same (on_delete
+    # is carried out by the ORM), and a row naming a connection that is gone matches nothing.
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     assertion_id = models.CharField(max_length=200)
     identity = models.JSONField()
     request_id = models.CharField(max_length=100, blank=True)

@@ -54,6 +54,7 @@ from connections.sign_in import (
     verified_sign_in_consume,
     verified_sign_in_get,
 )
+from core.persistence import pipelined
 from core.untrusted import clip_fields
 
 logger = logging.getLogger(__name__)
@@ -263,7 +264,7 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                 }
                 return render(request, "sso/confirm_switch.html", context)
         stay = request.method == "POST" and request.POST.get("choice") != "switch"
-        with transaction.atomic():
+        with transaction.atomic(), pipelined():
             record = verified_sign_in_consume(connection=connection, finish_token=finish_token)
             browser_secret = (
                 request.COOKIES.get(binding_cookie_name(record.request_id))

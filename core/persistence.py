@@ -4,6 +4,8 @@ database settling uniqueness (so a race ends in a Conflict, not a 500)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
@@ -61,6 +63,24 @@ def advisory_lock(key: str, *, shared: bool = False) -> None:
     function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {function}(%s)", [number])  # noqa: S608 - one of two names
+
+
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """On PostgreSQL, the block's statements go out without waiting for each one's answer
+    (psycopg's pipeline mode): the server's answers are read when a result is needed (a row
+    fetched, a key read back) or at the end, so writes whose results nobody reads share round
+    trips with the next statement that is read, and a transaction's BEGIN with its first
+    statement. Open it inside ``transaction.atomic()``: after a failed statement the server
+    ignores the rest of a pipeline, so the rollback must come once it is closed. A statement
+    whose failure must be caught where it runs reads its result (``insert_row`` reads the key
+    back). SQLite runs in process: nothing to do."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
 
 
 def delete_returning(queryset: models.QuerySet[M]) -> list[M]:

@@ -1,7 +1,8 @@
 """The verified sign-in carries the ACS's replay memory (its assertion ID, unique per
-connection, kept until the assertion expires); on PostgreSQL its table is UNLOGGED (see
-``VerifiedSignIn``)."""
+connection, kept until the assertion expires); on PostgreSQL its table is UNLOGGED, without a
+foreign key constraint to lock the connection's row (see ``VerifiedSignIn``)."""
 
+import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
@@ -22,6 +23,16 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name="verifiedsignin",
+            name="connection",
+            field=models.ForeignKey(
+                db_constraint=False,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="connections.connection",
+            ),
+        ),
         migrations.AlterField(
             model_name="verifiedsignin",
             name="token_hash",

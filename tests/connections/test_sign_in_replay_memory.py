@@ -84,6 +84,17 @@ def test_a_refused_finish_keeps_the_assertion_refused_at_the_acs(acme):
     assert_refused(again, "saml_replayed", users_before=users, connection=acme.connection)
 
 
+def test_deleting_a_connection_deletes_its_verified_sign_ins(acme, globex):
+    post_to_acs(Client(), acme.connection, idp_response(acme, acme.member.email))
+    post_to_acs(Client(), globex.connection, idp_response(globex, globex.member.email))
+
+    acme.connection.delete()
+
+    assert list(VerifiedSignIn.objects.values_list("connection_id", flat=True)) == [
+        globex.connection.pk
+    ]
+
+
 def test_the_purge_forgets_what_the_idp_said_once_it_cannot_be_finished(acme):
     now = timezone.now()
     post_to_acs(Client(), acme.connection, idp_response(acme, acme.member.email))
@@ -110,3 +121,10 @@ def test_on_postgresql_verified_sign_ins_skip_the_wal(db):
             SeenAssertion._meta.db_table
         ])  # fmt: skip
         assert cursor.fetchone() == ("p",)  # the durable record of used assertions
+        # No foreign key to check on insert: the check would lock the connection's row, a WAL
+        # record the ACS's commit would wait to flush.
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
+            "AND conrelid = 'connections_verifiedsignin'::regclass"
+        )
+        assert cursor.fetchone() == (0,)
