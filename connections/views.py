@@ -264,7 +264,7 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                 }
                 return render(request, "sso/confirm_switch.html", context)
         stay = request.method == "POST" and request.POST.get("choice") != "switch"
-        with transaction.atomic(), pipelined():
+        with transaction.atomic():
             record = verified_sign_in_consume(connection=connection, finish_token=finish_token)
             browser_secret = (
                 request.COOKIES.get(binding_cookie_name(record.request_id))
@@ -282,15 +282,18 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                     setup_link_record_test(link=link, report=report)
             elif not stay:  # staying who they are only uses the pending sign-in up
                 user = sign_in_complete(record=record, browser_secret=browser_secret)
-                django_login(request, user, backend=_MODEL_BACKEND)
-                # The session row, written here with the rest and only here (the middleware's
-                # save of the same data writes nothing: accounts.sessions).
-                request.session.save()
-                saml_session_record(
-                    session_key=request.session.session_key,
-                    connection=connection,
-                    identity=record.identity,
-                )
+                # Every check has passed: what is left only writes (PostgreSQL sends it without
+                # waiting for each answer, core.persistence.pipelined).
+                with pipelined():
+                    django_login(request, user, backend=_MODEL_BACKEND)
+                    # The session row, written here with the rest and only here (the
+                    # middleware's save of the same data writes nothing: accounts.sessions).
+                    request.session.save()
+                    saml_session_record(
+                        session_key=request.session.session_key,
+                        connection=connection,
+                        identity=record.identity,
+                    )
     except SignInRefused as error:
         if connection is not None:
             # A refused sign-in is used up (the refusal rolled its consumption back).

@@ -69,12 +69,12 @@ def advisory_lock(key: str, *, shared: bool = False) -> None:
 def pipelined() -> Iterator[None]:
     """On PostgreSQL, the block's statements go out without waiting for each one's answer
     (psycopg's pipeline mode): the server's answers are read when a result is needed (a row
-    fetched, a key read back) or at the end, so writes whose results nobody reads share round
-    trips with the next statement that is read, and a transaction's BEGIN with its first
-    statement. Open it inside ``transaction.atomic()``: after a failed statement the server
-    ignores the rest of a pipeline, so the rollback must come once it is closed. A statement
-    whose failure must be caught where it runs reads its result (``insert_row`` reads the key
-    back). SQLite runs in process: nothing to do."""
+    fetched, a key read back) or at the end, so writes whose results nobody reads share one
+    round trip. Only for writes whose failure nobody handles in the block: after a failed
+    statement the server ignores the rest of the pipeline, savepoint rollbacks included, so a
+    block that recovers from an error (``save_or_conflict``, JIT's race) must not be in one.
+    The error then comes out of the block, and the caller's ``transaction.atomic()`` rolls
+    back once the pipeline is closed. SQLite runs in process: nothing to do."""
     if connection.vendor != "postgresql":
         yield
         return
