@@ -256,6 +256,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     # support can see what the IdP asked for; ``team`` is the resolved team, if any.
     division = models.CharField(max_length=150, blank=True)
     external_id = models.CharField("SCIM externalId", max_length=255, blank=True)
+    # The product keeps one email (the login identity); these keep how the IdP described it
+    # (SCIM emails[].type and .primary) so that SCIM reads return what was set.
+    email_type = models.CharField("SCIM email type", max_length=32, blank=True, default="work")
+    email_primary = models.BooleanField("SCIM email primary", null=True, blank=True, default=True)
+    # The IdP removed userType (RFC 7644 3.5.2.2: it is then unassigned): the role is the
+    # default, sender, and SCIM shows no userType until one is assigned again.
+    user_type_unassigned = models.BooleanField("SCIM userType unassigned", default=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)

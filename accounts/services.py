@@ -59,12 +59,19 @@ def company_create(
 
 @transaction.atomic
 def team_create(
-    *, company: Company, name: str, acting_user: User | None = None, actor_label: str = ""
+    *,
+    company: Company,
+    name: str,
+    external_id: str = "",
+    acting_user: User | None = None,
+    actor_label: str = "",
 ) -> Team:
     name = name.strip()
     if not name:
         raise ValidationFailed("A team name cannot be empty.")
-    team = validated(Team(company=company, name=name), validate_constraints=False)
+    team = validated(
+        Team(company=company, name=name, external_id=external_id), validate_constraints=False
+    )
     save_or_conflict(team, "This company already has a team with that name.")
     audit_record(
         action="team.created",
@@ -72,6 +79,29 @@ def team_create(
         actor=acting_user,
         actor_label=actor_label,
         target=team.name,
+        details={"external_id": external_id} if external_id else None,
+    )
+    return team
+
+
+@transaction.atomic
+def team_set_external_id(
+    *, team: Team, external_id: str, acting_user: User | None = None, actor_label: str = ""
+) -> Team:
+    """The id the IdP knows the team by (SCIM externalId; Entra sends it with every group)."""
+    team = Team.objects.select_for_update().get(pk=team.pk)
+    if team.external_id == external_id:
+        return team
+    previous, team.external_id, team.updated_at = team.external_id, external_id, timezone.now()
+    validated(team, validate_constraints=False)
+    team.save(update_fields=["external_id", "updated_at"])
+    audit_record(
+        action="team.updated",
+        company=team.company,
+        actor=acting_user,
+        actor_label=actor_label,
+        target=team.name,
+        details={"changes": {"external_id": {"from": previous, "to": external_id}}},
     )
     return team
 
@@ -113,12 +143,21 @@ def user_create(
     role: str = Role.SENDER,
     team: Team | None = None,
     source: str = UserSource.MANUAL,
+    is_active: bool = True,
+    profile: dict[str, Any] | None = None,
     acting_user: User | None = None,
     actor_label: str = "",
     audit_details: dict[str, Any] | None = None,
 ) -> User:
-    """Create a company user. Never makes staff or superusers: those come from createsuperuser.
-    An email in a domain another company holds is refused (``EmailDomainHeld``)."""
+    """Create a company user, in one write and one audit event whatever the caller sets (a SCIM
+    create sets every field it has here, not in a later update). ``profile`` holds further
+    fields among ``USER_EDITABLE_FIELDS`` (division, external_id...). Never makes staff or
+    superusers: those come from createsuperuser. An email in a domain another company holds is
+    refused (``EmailDomainHeld``)."""
+    profile = profile or {}
+    unknown = set(profile) - _PROFILE_FIELDS
+    if unknown:
+        raise ValidationFailed(f"These fields cannot be set: {', '.join(sorted(unknown))}.")
     email_domain_check(company_id=company.pk if company else None, email=email)
     user = User(
         email=normalize_email(email),
@@ -129,6 +168,9 @@ def user_create(
         role=role,
         team=team,
         source=source,
+        is_active=is_active,
+        deactivated_at=None if is_active else timezone.now(),
+        **profile,
     )
     user.set_unusable_password()
     # Uniqueness is left to the database so that a taken email is a Conflict (SCIM's 409
@@ -142,14 +184,23 @@ def user_create(
         actor_label=actor_label,
         target=user.email,
         details={"role": user.role, "team": team.name if team else None, "source": source}
+        | ({} if is_active else {"active": False})
+        | ({"division": user.division} if user.division else {})
         | (audit_details or {}),
     )
     return user
 
 
 USER_EDITABLE_FIELDS = frozenset(
-    {"email", "username", "first_name", "last_name", "role", "team", "division", "external_id"}
-)
+    {
+        "email", "username", "first_name", "last_name", "role", "team", "division", "external_id",
+        "email_type", "email_primary", "user_type_unassigned",
+    }
+)  # fmt: skip
+# What user_create takes in ``profile``: the editable fields it has no parameter of its own for.
+_PROFILE_FIELDS = USER_EDITABLE_FIELDS - {
+    "email", "username", "first_name", "last_name", "role", "team",
+}  # fmt: skip
 # Changes to these are what the login identity hangs on; the audit event marks them.
 _IDENTITY_FIELDS = frozenset({"email", "username"})
 

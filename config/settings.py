@@ -287,6 +287,11 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 # A SAML response is a few KB; anything near this is hostile.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 512 * 1024
+# The largest SCIM request body, in bytes (413 past it, before any parsing). A group PATCH of
+# 10,000 members (the most one request may name) is about 500 KB.
+SCIM_MAX_BODY_BYTES = read_int(
+    "SCIM_MAX_BODY_BYTES", default=1024 * 1024, minimum=64 * 1024, maximum=16 * 1024 * 1024
+)
 
 # --- rate limits ---------------------------------------------------------------------------
 # Kept in Redis when REDIS_URL is set (shared by every process), else in the process. Each is

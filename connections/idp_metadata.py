@@ -8,6 +8,9 @@ document is instead and what to do, in words a support agent can pass on to the 
 What is taken, per the SAML metadata spec (saml-metadata-2.0-os):
 - ``entityID`` of the chosen ``EntityDescriptor``: the connection's issuer;
 - ``IDPSSODescriptor/SingleSignOnService``: the HTTP-Redirect binding's Location, else HTTP-POST's;
+- ``IDPSSODescriptor/SingleLogoutService``: the HTTP-Redirect binding's Location, the connection's
+  single logout URL (our LogoutRequests travel by HTTP-Redirect, so an IdP that offers only POST
+  or SOAP for logout gives none);
 - every ``IDPSSODescriptor/KeyDescriptor`` with ``use="signing"`` or no ``use`` (which means both):
   each X.509 certificate in it is trusted. Certificates that cannot be trusted (expired, weak key)
   are left out and reported; when none is left, the metadata is refused.
@@ -55,6 +58,8 @@ class IdpMetadata:
     certificates: tuple[ParsedCertificate, ...]
     # Certificates of the metadata that are not trusted, each with why (expired, weak...).
     skipped_certificates: tuple[str, ...] = ()
+    # The IdP's single logout endpoint for HTTP-Redirect; "" when it publishes none.
+    slo_url: str = ""
 
 
 def parse_idp_metadata(
@@ -243,6 +248,7 @@ def _read_entity(entity: Element, now: datetime) -> IdpMetadata:
         sign_on_binding=binding,
         certificates=certificates,
         skipped_certificates=skipped,
+        slo_url=_single_logout_service(descriptor),
     )
 
 
@@ -259,6 +265,14 @@ def _sign_on_service(descriptor: Element, entity_id: str) -> tuple[str, str]:
         f"The identity provider '{entity_id}' has no SingleSignOnService with the HTTP-Redirect "
         "or HTTP-POST binding, so browsers cannot be sent to it to sign in."
     )
+
+
+def _single_logout_service(descriptor: Element) -> str:
+    for service in descriptor.findall(f"{{{MD}}}SingleLogoutService"):
+        location = (service.get("Location") or "").strip()
+        if service.get("Binding") == BINDING_REDIRECT and location:
+            return location
+    return ""
 
 
 def _signing_certificates(

@@ -93,11 +93,16 @@ def connection_create_from_metadata(
     )
     for parsed in others:
         _trust(connection, parsed, source="metadata", actor=(acting_user, actor_label))
+    taken_after = {}
+    if metadata.slo_url:
+        taken_after["slo_url"] = metadata.slo_url
     if metadata_url:
-        connection.metadata_url = metadata_url
-        connection.metadata_refreshed_at = timezone.now()
+        taken_after.update(metadata_url=metadata_url, metadata_refreshed_at=timezone.now())
+    if taken_after:
+        for field, value in taken_after.items():
+            setattr(connection, field, value)
         validated(connection)
-        connection.save(update_fields=["metadata_url", "metadata_refreshed_at"])
+        connection.save(update_fields=list(taken_after))
     audit_record(
         action="connection.metadata_imported",
         connection=connection,
@@ -128,6 +133,10 @@ def connection_apply_metadata(
     connection = Connection.objects.select_for_update().get(pk=connection.pk)
     actor = (acting_user, actor_label)
     requested = {"idp_entity_id": metadata.entity_id, "sign_on_url": metadata.sign_on_url}
+    if metadata.slo_url:
+        # Metadata without a logout endpoint leaves the connection's as it is: support may have
+        # set one by hand, and an IdP's metadata often omits it until logout is switched on.
+        requested["slo_url"] = metadata.slo_url
     if metadata_url is not None:
         requested["metadata_url"] = metadata_url
     changes = MetadataChanges(skipped=list(metadata.skipped_certificates))
@@ -245,5 +254,6 @@ def _summary(metadata: IdpMetadata) -> dict:
     return {
         "entity_id": metadata.entity_id,
         "sign_on_url": metadata.sign_on_url,
+        "slo_url": metadata.slo_url,
         "certificates": [c.fingerprint_sha256 for c in metadata.certificates],
     }

@@ -114,7 +114,13 @@ def scim_user_page(*, company: Company, where: Node | None, start: int, count: i
         # DISTINCT is needed: it would only make the database sort whole rows.
         users = users.filter(filter_to_q(where, USER_FILTER_ATTRIBUTES))
     total = users.count()
-    items = list(users.order_by("id")[start - 1 : start - 1 + count]) if count else []
+    # Past the last match the page is empty without asking: an OFFSET of 2**63 (a startIndex
+    # RFC 7644 does not bound) is more than PostgreSQL's bigint holds.
+    items = (
+        list(users.order_by("id")[start - 1 : start - 1 + count])
+        if count and start <= total
+        else []
+    )
     return Page(total=total, items=items)
 
 
@@ -147,7 +153,7 @@ def scim_group_page(
     if where is not None:
         groups = groups.filter(filter_to_q(where, GROUP_FILTER_ATTRIBUTES)).distinct()
     total = groups.count()
-    if not count:
+    if not count or start > total:  # see scim_user_page
         return Page(total=total, items=[])
     page = groups.order_by("id")[start - 1 : start - 1 + count]
     if with_members:

@@ -29,6 +29,22 @@ from tests.factories import (
 pytest.register_assert_rewrite("tests.connections.saml_helpers", "tests.connections.refusals")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test restores what the migrations wrote (content types, permissions,
+    the Support group) with ``serialized_rollback``. Without it, the flush after such a test
+    makes the content types again with new ids and the next test that does restore them fails
+    on a duplicate: the suite would pass only in the order it happens to be collected in."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        transactional = (marker is not None and marker.kwargs.get("transaction")) or (
+            "transactional_db" in getattr(item, "fixturenames", ())
+        )
+        if transactional and not (marker and marker.kwargs.get("serialized_rollback")):
+            kwargs = {**(marker.kwargs if marker else {}), "transaction": True}
+            item.add_marker(pytest.mark.django_db(**kwargs, serialized_rollback=True), append=False)
+
+
 @dataclass
 class Tenant:
     company: Company

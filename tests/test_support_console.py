@@ -11,7 +11,7 @@ from django.urls import reverse
 from lxml import html
 
 from accounts.models import Role, User
-from audit.models import AuditEvent
+from audit.models import AuditEvent, RefusalTally
 from audit.services import audit_record
 from connections.models import Connection, ConnectionStatus, SetupLink
 from connections.services import connection_create
@@ -65,7 +65,7 @@ def test_the_migration_made_the_support_group_with_exactly_its_permissions(db):
         "accounts.view_user", "accounts.deprovision_user", "connections.view_connection",
         "connections.add_connection", "connections.change_connection", "connections.view_setuplink",
         "connections.add_setuplink", "connections.change_setuplink", "audit.view_auditevent",
-        "provisioning.view_deprovisioning",
+        "audit.view_refusaltally", "provisioning.view_deprovisioning",
     }  # fmt: skip
 
 
@@ -169,6 +169,24 @@ def test_support_reads_the_audit_trail_and_cannot_change_it(support, acme):
                         {"post": "yes"}).status_code == 403  # fmt: skip
     event.refresh_from_db()
     assert event.action == "connection.created"
+
+
+def test_support_reads_the_tally_of_requests_to_unknown_connections(support, client):
+    """A customer's IdP posting to a misspelt connection name shows only in the tally."""
+    anonymous = Client()
+    for _ in range(3):
+        anonymous.post("/sso/acme-crop/acs/", {"SAMLResponse": "x"})
+
+    page = support.get(reverse("admin:audit_refusaltally_changelist"))
+
+    assert page.status_code == 200
+    row = html.fromstring(page.content).xpath('//tr[.//td[contains(., "acme-crop")]]')
+    assert row and "3" in row[0].text_content()
+    assert AuditEvent.objects.count() == 0
+    tally = RefusalTally.objects.get(name="acme-crop")
+    support.post(reverse("admin:audit_refusaltally_changelist"),
+                 {"action": "delete_selected", "_selected_action": [tally.pk], "post": "yes"})  # fmt: skip
+    assert RefusalTally.objects.filter(pk=tally.pk).exists()
 
 
 def test_support_can_create_a_team_but_not_delete_companies(support, acme):

@@ -85,6 +85,7 @@ def _attribute(
     multi_valued: bool = False,
     description: str = "",
     canonical: list[str] | None = None,
+    reference_types: list[str] | None = None,
     sub_attributes: list[dict] | None = None,
 ) -> dict[str, Any]:
     attribute: dict[str, Any] = {
@@ -100,6 +101,8 @@ def _attribute(
     }
     if canonical:
         attribute["canonicalValues"] = canonical
+    if reference_types:
+        attribute["referenceTypes"] = reference_types
     if sub_attributes:
         attribute["subAttributes"] = sub_attributes
     return attribute
@@ -123,7 +126,6 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 sub_attributes=[
                     _attribute("givenName"),
                     _attribute("familyName"),
-                    _attribute("formatted", mutability="readOnly"),
                 ],
             ),
             _attribute("displayName", mutability="readOnly"),
@@ -140,11 +142,15 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 ],
             ),
             _attribute(
-                "active", type_="boolean", description="false deactivates the user at once."
+                "active",
+                type_="boolean",
+                required=True,
+                description="false deactivates the user at once. Every user is active or not: "
+                "a create without it makes an active user, and it cannot be removed.",
             ),
             _attribute(
                 "userType",
-                description="The role; missing means sender.",
+                description="The role; missing or removed means sender.",
                 canonical=[role.value for role in Role],
             ),
             _attribute("externalId", case_exact=True),
@@ -183,8 +189,14 @@ def schemas(base_url: str) -> list[dict[str, Any]]:
                 multi_valued=True,
                 description="A user is a member of at most one team.",
                 sub_attributes=[
-                    _attribute("value", mutability="immutable"),
-                    _attribute("display", mutability="readOnly"),
+                    _attribute("value", required=True, mutability="immutable"),
+                    _attribute(
+                        "$ref",
+                        type_="reference",
+                        mutability="immutable",
+                        reference_types=["User"],
+                    ),
+                    _attribute("type", mutability="immutable", canonical=["User"]),
                 ],
             ),
         ],

@@ -1,19 +1,32 @@
 """SCIM Group resources: a company's teams. Membership sets a user's team (a user is in at most
-one team, so adding a user to a group moves them out of their previous one)."""
+one team, so adding a user to a group moves them out of their previous one).
+
+Members are Users of the same company, named by ``value`` (their id; ``$ref`` and ``type``
+"User" may come along and are shown). A value that names no user of this company, another
+company's user included, is a 400 ``invalidValue`` and nothing is written (RFC 7644 3.3, 3.5.2:
+the value is not one the server can hold); removing a member that is not one is harmless, so
+that an IdP's retry of a removal succeeds."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 
 from accounts.models import Team, User
-from accounts.services import team_create, team_delete, team_rename, user_update
+from accounts.services import (
+    team_create,
+    team_delete,
+    team_rename,
+    team_set_external_id,
+    user_update,
+)
 from provisioning.scim.authentication import ScimPrincipal
 from provisioning.scim.errors import InvalidValue, Uniqueness
-from provisioning.scim.patch import group_changes
+from provisioning.scim.group_patch import group_changes
 from provisioning.scim.schemas import GROUP_SCHEMA
-from provisioning.scim.values import lower_keys, member_ids, scim_string
+from provisioning.scim.values import check_schemas, lower_keys, member_ids, scim_string
 from provisioning.selectors import parse_scim_id, scim_groups, scim_users, scim_users_by_ids
 
 # What a taken displayName is called in SCIM (the services say "team"); the SCIM exception
@@ -37,26 +50,38 @@ def group_to_scim(team: Team, *, base_url: str, members: list[User] | None) -> d
     if team.external_id:
         resource["externalId"] = team.external_id
     if members is not None:
+        # The sub-attributes of RFC 7643 8.7.1 (value, $ref, type), as a client sets them.
         resource["members"] = [
             {
                 "value": str(user.scim_id),
-                "display": user.email,
                 "$ref": f"{base_url}/scim/v2/Users/{user.scim_id}",
+                "type": "User",
             }
             for user in members
         ]
     return resource
 
 
-def parse_group(data: Any) -> tuple[str, list[str] | None]:
-    """(displayName, member ids or None when ``members`` is absent)."""
+@dataclass(frozen=True)
+class GroupInput:
+    name: str
+    external_id: str
+    members: list[str] | None  # None: ``members`` absent (a PUT then leaves them as they are)
+
+
+def parse_group(data: Any) -> GroupInput:
     if not isinstance(data, dict):
         raise InvalidValue("The request body must be a SCIM Group object.")
     attrs = lower_keys(data)
+    check_schemas(attrs, core=GROUP_SCHEMA)
     name = scim_string(attrs.get("displayname"), attribute="displayName", max_length=150)
     if not name:
         raise InvalidValue("displayName is required.")
-    return name, member_ids(attrs["members"]) if "members" in attrs else None
+    return GroupInput(
+        name=name,
+        external_id=scim_string(attrs.get("externalid"), attribute="externalId", max_length=255),
+        members=member_ids(attrs["members"]) if "members" in attrs else None,
+    )
 
 
 def _members(principal: ScimPrincipal, ids: list[str]) -> list[User]:
@@ -71,10 +96,15 @@ def _members(principal: ScimPrincipal, ids: list[str]) -> list[User]:
 
 
 @transaction.atomic
-def scim_group_create(*, principal: ScimPrincipal, name: str, members: list[str] | None) -> Team:
-    team = team_create(company=principal.company, name=name, actor_label=principal.actor_label)
-    if members:
-        scim_group_add_members(principal=principal, team=team, ids=members)
+def scim_group_create(*, principal: ScimPrincipal, data: GroupInput) -> Team:
+    team = team_create(
+        company=principal.company,
+        name=data.name,
+        external_id=data.external_id,
+        actor_label=principal.actor_label,
+    )
+    if data.members:
+        scim_group_add_members(principal=principal, team=team, ids=data.members)
     return team
 
 
@@ -119,13 +149,14 @@ def scim_group_set_members(*, principal: ScimPrincipal, team: Team, ids: list[st
 
 
 @transaction.atomic
-def scim_group_replace(
-    *, principal: ScimPrincipal, team: Team, name: str, members: list[str] | None
-) -> Team:
-    """A PUT: the new displayName, and the members when ``members`` is not None."""
-    team = scim_group_rename(principal=principal, team=team, name=name)
-    if members is not None:
-        scim_group_set_members(principal=principal, team=team, ids=members)
+def scim_group_replace(*, principal: ScimPrincipal, team: Team, data: GroupInput) -> Team:
+    """A PUT: the new displayName and externalId, and the members when they are sent."""
+    team = scim_group_rename(principal=principal, team=team, name=data.name)
+    team = team_set_external_id(
+        team=team, external_id=data.external_id, actor_label=principal.actor_label
+    )
+    if data.members is not None:
+        scim_group_set_members(principal=principal, team=team, ids=data.members)
     return team
 
 
@@ -135,6 +166,10 @@ def scim_group_patch(*, principal: ScimPrincipal, team: Team, body: Any) -> None
     for change in group_changes(body):
         if change.kind == "rename":
             team = scim_group_rename(principal=principal, team=team, name=change.name)
+        elif change.kind == "external_id":
+            team = team_set_external_id(
+                team=team, external_id=change.name or "", actor_label=principal.actor_label
+            )
         elif change.kind == "add_members":
             scim_group_add_members(principal=principal, team=team, ids=list(change.ids))
         elif change.kind == "remove_members":

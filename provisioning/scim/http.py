@@ -6,8 +6,9 @@ import logging
 import math
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import SuspiciousOperation, TooManyFieldsSent
 from rest_framework import exceptions as drf_exceptions
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -28,10 +29,6 @@ logger = logging.getLogger(__name__)
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 100
-
-
-class ScimJSONParser(JSONParser):
-    media_type = MEDIA_TYPE
 
 
 class ScimJSONRenderer(JSONRenderer):
@@ -65,6 +62,13 @@ def scim_exception_handler(exc: Exception, context: dict) -> Response | None:
         error = InvalidFilter(exc.message)
     elif isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
         error = Unauthorized()
+    elif isinstance(exc, TooManyFieldsSent):
+        error = ScimError(
+            f"More than {settings.DATA_UPLOAD_MAX_NUMBER_FIELDS} query parameters.",
+            http_status=400,
+        )
+    elif isinstance(exc, SuspiciousOperation):  # Django's other refusals of a request as sent
+        error = ScimError("The request is malformed.", http_status=400)
     elif isinstance(exc, drf_exceptions.ParseError):
         error = InvalidSyntax("The request body is not valid JSON.")
     elif isinstance(exc, drf_exceptions.UnsupportedMediaType):

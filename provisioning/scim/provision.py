@@ -36,16 +36,22 @@ def scim_user_create(*, principal: ScimPrincipal, data: UserInput) -> User:
     email_domain_check(company_id=company.pk, email=data.email)
     existing = User.objects.select_for_update().filter(email_key=email_key(data.email)).first()
     if existing is None:
+        # One write and one audit event: everything SCIM sets goes into the create.
         # A taken userName is settled by the (company, LOWER(username)) unique index: Conflict.
-        user = user_create(
+        return user_create(
             email=data.email,
             company=company,
             username=data.username,
+            first_name=data.first_name,
+            last_name=data.last_name,
+            role=data.role,
+            team=_team_for_division(principal, data.email, data.division, previous=""),
             source=UserSource.SCIM,
+            is_active=data.active,
+            profile=data.profile(),
             actor_label=principal.actor_label,
             audit_details={"connection": principal.connection.name},
         )
-        return scim_user_apply(principal=principal, user=user, data=data)
 
     if existing.company_id != company.id:
         # Never say that (or where) the email exists elsewhere.
@@ -71,18 +77,19 @@ def scim_user_apply(*, principal: ScimPrincipal, user: User, data: UserInput) ->
     """Make the user what ``data`` says (a PUT, or a PATCH applied to the current resource)."""
     team = user.team
     if data.division:
-        team = _team_for_division(principal, user, data.division)
-    elif user.division:
-        team = None  # the team came from the division the IdP no longer sends
+        team = _team_for_division(principal, user.email, data.division, previous=user.division)
+    elif user.division or data.division_unassigned:
+        # The team came from the division the IdP no longer sends, or the IdP removed the
+        # division: no team. (A PUT that never sends one keeps a team set through Groups.)
+        team = None
     changes = {
         "email": data.email,
         "username": data.username,
         "first_name": data.first_name,
         "last_name": data.last_name,
         "role": data.role,
-        "division": data.division,
         "team": team,
-        "external_id": data.external_id,
+        **data.profile(),
     }
     user = user_update(user=user, changes=changes, actor_label=principal.actor_label)
     if data.active and not user.is_active:
@@ -101,20 +108,28 @@ def scim_user_patch(*, principal: ScimPrincipal, user: User, body: Any, base_url
     """A PATCH: its operations applied to the user's current SCIM representation, the result
     then read like a PUT, so one code path decides what a user becomes."""
     current = user_to_scim(user, base_url=base_url)
+    if "userType" not in current:
+        current["userType"] = None  # unassigned stays unassigned through an unrelated PATCH
     data = parse_user(apply_user_patch(current, body))
     return scim_user_apply(principal=principal, user=user, data=data)
 
 
-def _team_for_division(principal: ScimPrincipal, user: User, division: str) -> Team | None:
+def _team_for_division(
+    principal: ScimPrincipal, email: str, division: str, *, previous: str
+) -> Team | None:
+    """The team named ``division``; none (and a warning event, unless the user already had
+    this division) when no team has that name. No division, no team."""
+    if not division:
+        return None
     exact, near_miss = team_lookup(company=principal.company, name=division)
     if exact is not None:
         return exact
-    if division != user.division:
+    if division != previous:
         audit_record(
             action="provisioning.team_unmatched",
             connection=principal.connection,
             actor_label=principal.actor_label,
-            target=user.email,
+            target=email,
             severity=Severity.WARNING,
             details={
                 "asked_for": division,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from rest_framework.negotiation import BaseContentNegotiation
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.views import APIView
 
@@ -17,6 +16,7 @@ from provisioning.scim.authentication import (
     ScimOAuthAuthentication,
     ScimPrincipal,
 )
+from provisioning.scim.body import ScimJSONParser, check_framing
 from provisioning.scim.errors import ResourceNotFound
 from provisioning.scim.filters import parse_attribute_list, parse_filter
 from provisioning.scim.groups import (
@@ -29,7 +29,6 @@ from provisioning.scim.groups import (
     scim_group_replace,
 )
 from provisioning.scim.http import (
-    ScimJSONParser,
     ScimJSONRenderer,
     list_response,
     paging,
@@ -78,12 +77,16 @@ class ScimView(APIView):
     authentication_classes = [ScimBearerAuthentication, ScimOAuthAuthentication]
     permission_classes = [IsAuthenticated]
     throttle_classes = [ScimTokenRateLimit]
-    parser_classes = [ScimJSONParser, JSONParser]
+    parser_classes = [ScimJSONParser]  # application/json too: see _AlwaysScimJSON
     renderer_classes = [ScimJSONRenderer]
     content_negotiation_class = _AlwaysScimJSON
 
     def get_exception_handler(self):
         return scim_exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication, permission, rate limit
+        check_framing(request)
 
     def permission_denied(self, request, message=None, code=None):
         if request.authenticators and not request.successful_authenticator:
@@ -195,8 +198,7 @@ class GroupsView(ScimView):
         return scim_response(list_response(resources, total=page.total, start=start))
 
     def post(self, request):
-        name, members = parse_group(request.data)
-        team = scim_group_create(principal=self.principal, name=name, members=members)
+        team = scim_group_create(principal=self.principal, data=parse_group(request.data))
         resource = self._render(team, request.query_params)
         return scim_response(
             resource, status=201, headers={"Location": resource["meta"]["location"]}
@@ -224,9 +226,8 @@ class GroupView(GroupsView):
         return scim_response(self._render(self._team(scim_id), request.query_params))
 
     def put(self, request, scim_id: str):
-        name, members = parse_group(request.data)
         team = scim_group_replace(
-            principal=self.principal, team=self._team(scim_id), name=name, members=members
+            principal=self.principal, team=self._team(scim_id), data=parse_group(request.data)
         )
         return scim_response(self._render(team, request.query_params))
 

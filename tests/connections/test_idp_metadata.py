@@ -77,6 +77,30 @@ def test_google_workspace_metadata(current):
     assert _fingerprints(metadata) == {current.fingerprint}
 
 
+@pytest.mark.parametrize(
+    ("vendor", "slo_url"),
+    [
+        ("okta", ""),  # Okta publishes SLO only once it is switched on in the app
+        ("entra", "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/saml2"),
+        ("onelogin", "https://acme.onelogin.com/trust/saml2/http-redirect/slo/2417713"),
+        ("keycloak", "https://kc.acme.example/realms/acme/protocol/saml"),
+    ],
+)
+def test_the_idp_logout_endpoint_is_its_http_redirect_one(current, vendor, slo_url):
+    assert parse_idp_metadata(getattr(samples, vendor)([current])).slo_url == slo_url
+
+
+def test_a_logout_endpoint_for_post_or_soap_only_is_not_taken(current):
+    """Our LogoutRequests travel by HTTP-Redirect: an IdP that takes them only by POST or SOAP
+    gives no SLO URL rather than one that would not understand the request."""
+    document = samples.keycloak([current]).replace(
+        b'<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect"',
+        b'<md:SingleLogoutService Binding="urn:oasis:names:tc:SAML:2.0:bindings:SOAP"',
+    )
+
+    assert parse_idp_metadata(document).slo_url == ""
+
+
 def test_onelogin_metadata(current):
     metadata = parse_idp_metadata(samples.onelogin([current], uuid="u-1", org="acme"))
 

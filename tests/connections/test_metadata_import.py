@@ -202,6 +202,39 @@ def test_import_metadata_file_replaces_the_idp_side(acme, tmp_path, key_a):
         assert event.actor_label == "command"
 
 
+def test_create_from_metadata_takes_the_idp_logout_endpoint(company, tmp_path, key_a):
+    path = tmp_path / "onelogin.xml"
+    path.write_bytes(samples.onelogin([key_a], org="initech"))
+
+    _run("create", "initech", "--company", "initech", "--metadata", str(path))
+
+    connection = Connection.objects.get(name="initech")
+    assert (
+        connection.slo_url == "https://initech.onelogin.com/trust/saml2/http-redirect/slo/2417713"
+    )
+    event = AuditEvent.objects.get(action="connection.metadata_imported", connection=connection)
+    assert event.details["slo_url"] == connection.slo_url
+
+
+def test_import_metadata_sets_the_logout_endpoint_and_metadata_without_one_keeps_it(
+    acme, tmp_path, key_a
+):
+    keycloak = tmp_path / "keycloak.xml"
+    keycloak.write_bytes(samples.keycloak([key_a], base="https://kc.acme.test"))
+    _run("import-metadata", "acme", str(keycloak))
+
+    connection = Connection.objects.get(name="acme")
+    assert connection.slo_url == "https://kc.acme.test/realms/acme/protocol/saml"
+    changed = AuditEvent.objects.get(action="connection.updated", connection=connection)
+    assert changed.details["changes"]["slo_url"]["to"] == connection.slo_url
+
+    okta = tmp_path / "okta.xml"
+    okta.write_bytes(samples.okta([key_a]))  # Okta's metadata before SLO is switched on
+    _run("import-metadata", "acme", str(okta))
+
+    assert Connection.objects.get(name="acme").slo_url == connection.slo_url
+
+
 def test_import_metadata_from_a_url_then_from_a_file_stops_refreshes(
     acme, tmp_path, https_server, allow, key_a
 ):

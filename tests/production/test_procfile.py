@@ -5,6 +5,7 @@ shared by several processes is test_multiprocess_promises.py."""
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -32,8 +33,8 @@ def test_the_procfile_has_the_four_process_types():
 
     assert [line.split(":", 1)[0] for line in lines] == PROCESS_TYPES
     assert procfile_command("web") == "gunicorn --config config/gunicorn.py config.wsgi"
-    assert "celery --app config worker" in procfile_command("worker")
-    assert "celery --app config beat" in procfile_command("beat")
+    assert "celery --app config --quiet worker" in procfile_command("worker")
+    assert "celery --app config --quiet beat" in procfile_command("beat")
 
 
 def test_the_release_line_migrates_and_collects_hashed_compressed_static_files(released):
@@ -216,3 +217,47 @@ def test_a_gunicorn_master_started_again_starts_its_metrics_afresh(tmp_path, rel
         assert (other_group / "counter_1.db").exists()
     finally:
         process.stop()
+
+
+@pytest.mark.parametrize("process_type", ["worker", "beat"])
+def test_the_worker_and_beat_lines_write_json_lines(process_type, tmp_path, released, start_redis):
+    """No start-up banner: a log collector reading stdout gets one JSON object a line (the
+    worker's warm-shutdown notice on SIGTERM is Celery's own, the one plain line)."""
+    redis_server = start_redis()
+    ready = {"worker": " ready.", "beat": "beat: Starting..."}[process_type]
+    process = Process(
+        procfile_command(process_type),
+        log=tmp_path / f"{process_type}.log",
+        env=production_env(
+            DATABASE_URL=released.database_url,
+            REDIS_URL=redis_server.url,
+            PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "metrics"),
+            BEAT_SCHEDULE_FILE=str(tmp_path / "beat-schedule"),
+            WORKER_CONCURRENCY="1",
+        ),
+    ).start(lambda p: ready in p.text())
+    process.stop()
+
+    lines = _without_the_root_warning(
+        [line for line in process.text().splitlines() if line.strip()]
+    )
+    plain = [line for line in lines if not line.startswith("{")]
+    assert plain in ([], ["worker: Warm shutdown (MainProcess)"]), plain
+    entries = log_entries("\n".join(line for line in lines if line not in plain))
+    assert any(ready.strip() in entry["message"] for entry in entries)
+
+
+def _without_the_root_warning(lines: list[str]) -> list[str]:
+    """Celery warns on stderr, before logging is set up, when the worker runs as root, as this
+    test may (the Dockerfile's user ``sso`` never does): those lines are not the service's."""
+    if os.geteuid() != 0:
+        return lines
+    kept, inside = [], False
+    for line in lines:
+        if "SecurityWarning: You're running the worker with superuser privileges" in line:
+            inside = True
+        if not inside:
+            kept.append(line)
+        if inside and "warnings.warn(SecurityWarning(ROOT_DISCOURAGED" in line:
+            inside = False
+    return kept

@@ -15,8 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role, User
 from provisioning.models import ScimToken
-from provisioning.scim.patch import MAX_OPERATIONS
-from provisioning.scim.values import MAX_MEMBERS_PER_REQUEST
+from provisioning.scim.request_limits import MAX_MEMBERS_PER_REQUEST, MAX_OPERATIONS
 from provisioning.tokens import scim_token_issue, scim_token_revoke
 from tests.factories import bulk_create_users
 from tests.provisioning.scim_helpers import (

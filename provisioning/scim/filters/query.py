@@ -42,7 +42,7 @@ _VALUE_EXAMPLES = {
     "boolean": "true or false",
     "datetime": 'a quoted date-time such as "2026-01-01T00:00:00Z"',
     "integer": "a whole number",
-    "reference": 'a quoted id such as "42"',
+    "reference": 'a quoted id such as "2819c223-7f76-453a-919d-413861904646"',
 }
 
 
@@ -177,7 +177,7 @@ def _coerce(label: str, spec: AttributeSpec, value: object) -> object:
         return value
     try:
         return spec.to_python(value)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError, OverflowError):
         raise FilterError(f"Invalid value for '{label}' in the filter.") from None
 
 
@@ -186,8 +186,7 @@ def _has_type(value: object, type_: str) -> bool:
         return isinstance(value, bool)
     if type_ == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
-    if type_ == "reference":
-        return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+    # A reference (an id) is a string too (RFC 7643 3.1): `id eq 1` compares it with a number.
     return isinstance(value, str)
 
 
@@ -201,7 +200,16 @@ def _parse_datetime(label: str, value: object) -> datetime:
             f"'{label}' is a date-time; compare it with {_VALUE_EXAMPLES['datetime']}."
         )
     # xsd:dateTime without a zone: read it as UTC rather than as the server's local time.
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        # In UTC now, as the database compares it: "9999-12-31T23:59:59-23:59" is past year
+        # 9999 there, which no datetime (nor the database driver) can represent.
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise FilterError(
+            f"'{label}': {value} is out of range; a date-time lies between years 1 and 9999."
+        ) from None
 
 
 def _field_q(spec: AttributeSpec, op: str, value: object) -> Q:

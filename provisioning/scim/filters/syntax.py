@@ -6,6 +6,8 @@ import json
 import re
 from dataclasses import dataclass
 
+from provisioning.scim.values import unstorable_text
+
 MAX_FILTER_LENGTH = 2000
 MAX_FILTER_DEPTH = 20
 
@@ -144,9 +146,14 @@ def _tokenize(text: str) -> list[_Token]:
 
 def _decode_string(raw: str, pos: int) -> str:
     try:
-        return json.loads(raw)
+        value = json.loads(raw)
     except json.JSONDecodeError as exc:  # a bad escape such as \x or \u12, or a raw control char
         raise _syntax_error(f"Invalid string: {exc.msg}", pos + exc.pos) from None
+    # "\u0000" and "\ud800" pass JSON; no SCIM value holds them, and PostgreSQL could not
+    # even compare with them (SQLite could: the same filter would answer differently).
+    if problem := unstorable_text(value):
+        raise _syntax_error(f"Invalid string: it contains {problem}", pos)
+    return value
 
 
 def _describe(token: _Token) -> str:
