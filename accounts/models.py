@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -48,7 +49,7 @@ class DomainNameField(models.CharField):
             return value.strip().lower()  # validate_domain says what is wrong with it
 
 
-def _domain_and_parents(domain: str) -> list[str]:
+def domain_and_parents(domain: str) -> list[str]:
     """``a.b.acme.com`` → ``[a.b.acme.com, b.acme.com, acme.com, com]``: the domains that can
     cover it, most specific first."""
     labels = domain.split(".")
@@ -68,9 +69,14 @@ class DomainQuerySet(models.QuerySet):
         domain row (of any company) holds sub.acme.com itself."""
         if not domain:
             return None
-        candidates = _domain_and_parents(domain)
-        held = {d.domain: d for d in self.filter(domain__in=candidates)}
-        return next((held[c] for c in candidates if c in held), None)
+        return most_specific_holder(domain, self.filter(domain__in=domain_and_parents(domain)))
+
+
+def most_specific_holder(domain: str, held: Iterable[Domain]) -> Domain | None:
+    """Among the held rows of ``domain`` and its parents, the one that covers it: the most
+    specific (the rule of ``DomainQuerySet.holding``)."""
+    by_name = {row.domain: row for row in held}
+    return next((by_name[c] for c in domain_and_parents(domain) if c in by_name), None)
 
 
 class Domain(models.Model):

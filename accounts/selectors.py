@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from accounts.models import Company, Domain, Team, User
+from accounts.models import (
+    Company,
+    Domain,
+    Team,
+    User,
+    domain_and_parents,
+    most_specific_holder,
+)
 from accounts.normalize import email_domain, email_key
+from core.compiled import CompiledQuery
 
 
 def team_lookup(*, company: Company, name: str) -> tuple[Team | None, Team | None]:
@@ -24,15 +32,25 @@ def user_find(*, email: str) -> User | None:
     return User.objects.filter(email_key=email_key(email)).first()
 
 
+# The two reads of every sign-in's finish step, compiled once per process (core.compiled).
+_USER_BY_EMAIL_KEY = CompiledQuery(lambda key: User.objects.filter(email_key=key))
+_DOMAINS_NAMED = CompiledQuery(lambda names: Domain.objects.filter(domain__in=names))
+
+
 def user_find_for_sign_in(*, email: str) -> User | None:
-    """The user a verified email names (any company: the sign-in then checks which)."""
-    return User.objects.select_related("company", "team").filter(email_key=email_key(email)).first()
+    """The user a verified email names (any company: the sign-in then checks which). The user
+    row alone: the sign-in reads its ``company_id``; a company or team is read when used."""
+    return _USER_BY_EMAIL_KEY.first(key=email_key(email))
 
 
 def email_domain_holder(*, email: str) -> Domain | None:
     """The held domain that makes ``email`` a company's (its domain or the most specific held
-    parent of it), or None when no company holds it."""
-    return Domain.objects.select_related("company").holding(email_domain(email))
+    parent of it), or None when no company holds it (``DomainQuerySet.holding``'s rule; the
+    row alone, its company read when used)."""
+    domain = email_domain(email)
+    if not domain:
+        return None
+    return most_specific_holder(domain, _DOMAINS_NAMED.fetch(names=domain_and_parents(domain)))
 
 
 def company_domain_names(*, company: Company) -> list[str]:

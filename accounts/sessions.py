@@ -19,8 +19,16 @@ from __future__ import annotations
 
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
-from django.db import DatabaseError, IntegrityError, router
+from django.contrib.sessions.models import Session
+from django.db import IntegrityError
 from django.utils.crypto import get_random_string
+
+from core.compiled import CompiledQuery, Param, insert_row
+
+_SESSION_UPDATE = CompiledQuery(
+    lambda key, data, expires: Session.objects.filter(session_key=key),
+    update={"session_data": Param("data"), "expire_date": Param("expires")},
+)
 
 
 class SessionStore(DatabaseSessionStore):
@@ -46,18 +54,18 @@ class SessionStore(DatabaseSessionStore):
         if not must_create and serialized == self._written:
             return
         instance = self.create_model_instance(data)
-        using = router.db_for_write(self.model, instance=instance)
         # No savepoint around it, unlike Django's: a clash of random keys cannot be retried in
         # practice anyway, and a savepoint is two more statements on every login.
-        try:
-            instance.save(force_insert=must_create, force_update=not must_create, using=using)
-        except IntegrityError:
-            if must_create:
+        if must_create:  # every sign-in's: the INSERT compiled once per process
+            try:
+                insert_row(instance)
+            except IntegrityError:
                 raise CreateError from None
-            raise
-        except DatabaseError:
-            if not must_create:
-                raise UpdateError from None  # the row is gone: the middleware says so
-            raise
+        elif not _SESSION_UPDATE.fetch(
+            key=instance.session_key, data=instance.session_data, expires=instance.expire_date
+        ):
+            # The row is gone: the middleware says so. (Its UPDATE reads the row back rather
+            # than a row count, which a PostgreSQL pipeline does not know yet.)
+            raise UpdateError
         self._row_missing = False
         self._written = serialized

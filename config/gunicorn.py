@@ -7,6 +7,8 @@ config.wsgi``.
   within the 30 seconds platforms wait before they kill;
 - logs as the application does (one JSON object a line on stdout); the request lines come from
   Django (``core.middleware``), so gunicorn writes no access log of its own;
+- loads the SAML adapter and its schema in each worker before it takes requests
+  (``post_worker_init``), so no sign-in waits for them;
 - gives its workers a metrics directory of their own (``core.metrics_dir``; before any of them
   imports prometheus_client, which this file must not import) and refuses to start when the
   static files were not collected (``manage.py collectstatic``, the release step).
@@ -59,6 +61,14 @@ def on_starting(server) -> None:
             STATIC_ROOT,
         )
         raise SystemExit(1)
+
+
+def post_worker_init(worker) -> None:
+    # The SAML adapter's imports and the schema, loaded before the worker takes requests rather
+    # than by the first sign-in it serves (a sync worker serves on this very thread).
+    from connections import saml
+
+    saml.warm_up()
 
 
 def child_exit(server, worker) -> None:

@@ -161,6 +161,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # An unreachable server fails the request (and /readyz) in seconds, not minutes.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # Django's backend, with a health check that makes no round trip unless the server has
+    # spoken since the last query (core/postgresql/base.py says why that is enough).
+    DATABASES["default"]["ENGINE"] = "core.postgresql"
+    # Parameters sent apart from the SQL (server-side binding), and a statement run five times
+    # on a connection prepared there (psycopg's prepare_threshold): the server parses and plans
+    # the sign-in's few statements once per connection, and psycopg no longer writes every
+    # value into the SQL text. Off (DATABASE_PREPARED_STATEMENTS=0) behind a pooler that cannot
+    # carry prepared statements (PgBouncer before 1.21 in transaction mode).
+    if read_bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

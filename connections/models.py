@@ -282,22 +282,49 @@ class SeenAssertion(models.Model):
 
 class VerifiedSignIn(models.Model):
     """A response that passed every check at the ACS, waiting for the same browser to come back
-    on a same-site request (where its session cookie is visible) to finish the sign-in.
+    on a same-site request (where its session cookie is visible) to finish the sign-in; and,
+    until its assertion expires, the ACS's memory of that assertion ID (replay).
 
     The ACS is a cross-site POST, on which a SameSite=Lax session cookie is not sent; finishing
     on a same-site GET is what lets us see who is already signed in (no silent session swap)
     and check the browser binding of an SP-initiated request.
+
+    The ACS writes this row and nothing else (one statement): its unique (connection,
+    assertion ID) refuses a second use of the assertion there. The finish step takes it
+    (``token_hash`` emptied: used up, kept for the replay check until ``remember_until``) and
+    records the assertion in ``SeenAssertion`` in the transaction that signs the person in.
+
+    On PostgreSQL the table is UNLOGGED (migration 0006): a row lives minutes, so its writes
+    skip the WAL and the ACS's commit waits for no disk flush. A server crash empties it:
+    sign-ins in flight are lost (the person signs in again), and an assertion whose sign-in
+    had finished is still refused, at its finish step, by the durable ``SeenAssertion``.
     """
 
-    token_hash = models.CharField(max_length=64, unique=True)
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    # NULL once used: unique among the pending ones only (every database allows many NULLs).
+    token_hash = models.CharField(max_length=64, unique=True, null=True)  # noqa: DJ001
+    # No foreign key constraint in the database: checking it locks the connection's row, a
+    # WAL record that the ACS's commit would then wait to flush (the whole point of the
+    # unlogged table). Django deletes these rows with their connection all the same (on_delete
+    # is carried out by the ORM), and a row naming a connection that is gone matches nothing.
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
+    assertion_id = models.CharField(max_length=200)
     identity = models.JSONField()
     request_id = models.CharField(max_length=100, blank=True)
     browser_binding = models.CharField(max_length=64, blank=True)
     next_path = models.CharField(max_length=2000, blank=True)
     test_login = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
-    expires_at = models.DateTimeField(db_index=True)
+    expires_at = models.DateTimeField(db_index=True)  # the hand-off: minutes
+    remember_until = models.DateTimeField(db_index=True)  # the assertion ID (replay)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "assertion_id"], name="verified_sign_in_assertion_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"sign-in via {self.connection_id} at {self.created_at:%H:%M:%S}"

@@ -246,6 +246,13 @@ class _Schemas(threading.local):
 _schemas = _Schemas()
 
 
+def warm_up() -> None:
+    """What the first sign-in of a process would otherwise pay for: this module's imports
+    (pysaml2's take about a second) and the schema, compiled for the calling thread. gunicorn
+    runs it in each worker before it takes requests (``config/gunicorn.py``)."""
+    _schemas.get()
+
+
 # --- verifying a response --------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ from accounts.models import Company
 from accounts.selectors import email_domain_holder
 from audit.models import AuditEvent
 from connections.models import Connection, ConnectionStatus, SigningCertificate, SpKey, SpKeyUse
+from core.compiled import CompiledQuery
 from core.exceptions import NotFound
 
 
@@ -28,15 +29,18 @@ def connection_find(*, name: str) -> Connection | None:
     return Connection.objects.select_related("company", "default_team").filter(name=name).first()
 
 
+# Read on every request of a sign-in (and of every SAML endpoint): compiled once per process.
+# The connection row alone: its company and default team are read only where a step needs
+# them (a JIT creation, a refusal page), and its certificates come from the cached SAML
+# configuration. Read afresh on every request, so an admin's change counts at once.
+_CONNECTION_BY_NAME = CompiledQuery(lambda name: Connection.objects.filter(name=name))
+
+
 def connection_for_sign_in(*, name: str) -> Connection | None:
-    """The connection a sign-in URL names, with what the SAML flow reads, or None. Its
-    certificates are not loaded here: the cached SAML configuration already holds them."""
+    """The connection a sign-in URL names, or None."""
     if len(name) > 63:
         return None
-    try:  # get(): the name is unique, so no ORDER BY to build (unlike first())
-        return Connection.objects.select_related("company", "default_team").get(name=name)
-    except Connection.DoesNotExist:
-        return None
+    return _CONNECTION_BY_NAME.first(name=name)
 
 
 def connections_for_email(*, email: str) -> list[Connection]:

@@ -293,13 +293,19 @@ def saml_state_purge() -> int:
     """Forget expired sign-ins and logouts in flight and replay entries (lookups ignore them
     already), and old tallies of requests for unknown connections."""
     now = timezone.now()
-    return refusal_tallies_purge() + sum(
-        model.objects.filter(expires_at__lte=now).delete()[0]
-        for model in (
-            PendingAuthnRequest,
-            SeenAssertion,
-            VerifiedSignIn,
-            PendingLogoutRequest,
-            SeenLogoutMessage,
+    # A verified sign-in is kept (its assertion ID: replay) until its assertion expires; what
+    # the IdP said is dropped as soon as it can no longer be finished.
+    VerifiedSignIn.objects.filter(expires_at__lte=now).update(identity={}, token_hash=None)
+    return (
+        refusal_tallies_purge()
+        + VerifiedSignIn.objects.filter(remember_until__lte=now).delete()[0]
+        + sum(
+            model.objects.filter(expires_at__lte=now).delete()[0]
+            for model in (
+                PendingAuthnRequest,
+                SeenAssertion,
+                PendingLogoutRequest,
+                SeenLogoutMessage,
+            )
         )
     )

@@ -54,6 +54,7 @@ from connections.sign_in import (
     verified_sign_in_consume,
     verified_sign_in_get,
 )
+from core.persistence import pipelined
 from core.untrusted import clip_fields
 
 logger = logging.getLogger(__name__)
@@ -281,15 +282,18 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                     setup_link_record_test(link=link, report=report)
             elif not stay:  # staying who they are only uses the pending sign-in up
                 user = sign_in_complete(record=record, browser_secret=browser_secret)
-                django_login(request, user, backend=_MODEL_BACKEND)
-                # The session row, written here with the rest and only here (the middleware's
-                # save of the same data writes nothing: accounts.sessions).
-                request.session.save()
-                saml_session_record(
-                    session_key=request.session.session_key,
-                    connection=connection,
-                    identity=record.identity,
-                )
+                # Every check has passed: what is left only writes (PostgreSQL sends it without
+                # waiting for each answer, core.persistence.pipelined).
+                with pipelined():
+                    django_login(request, user, backend=_MODEL_BACKEND)
+                    # The session row, written here with the rest and only here (the
+                    # middleware's save of the same data writes nothing: accounts.sessions).
+                    request.session.save()
+                    saml_session_record(
+                        session_key=request.session.session_key,
+                        connection=connection,
+                        identity=record.identity,
+                    )
     except SignInRefused as error:
         if connection is not None:
             # A refused sign-in is used up (the refusal rolled its consumption back).

@@ -4,6 +4,8 @@ database settling uniqueness (so a race ends in a Conflict, not a 500)."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
@@ -63,6 +65,24 @@ def advisory_lock(key: str, *, shared: bool = False) -> None:
         cursor.execute(f"SELECT {function}(%s)", [number])  # noqa: S608 - one of two names
 
 
+@contextmanager
+def pipelined() -> Iterator[None]:
+    """On PostgreSQL, the block's statements go out without waiting for each one's answer
+    (psycopg's pipeline mode): the server's answers are read when a result is needed (a row
+    fetched, a key read back) or at the end, so writes whose results nobody reads share one
+    round trip. Only for writes whose failure nobody handles in the block: after a failed
+    statement the server ignores the rest of the pipeline, savepoint rollbacks included, so a
+    block that recovers from an error (``save_or_conflict``, JIT's race) must not be in one.
+    The error then comes out of the block, and the caller's ``transaction.atomic()`` rolls
+    back once the pipeline is closed. SQLite runs in process: nothing to do."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    connection.ensure_connection()
+    with connection.connection.pipeline():
+        yield
+
+
 def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
     """Delete the rows of ``queryset`` and return them, in one statement: ``DELETE ... WHERE ...
     RETURNING ...`` (PostgreSQL, and SQLite since 3.35). Reading a row and then deleting it
@@ -76,20 +96,56 @@ def delete_returning(queryset: models.QuerySet[M]) -> list[M]:
     allowed (a DELETE has no joins); signals and cascades are not run, as with ``_raw_delete``.
     """
     model = queryset.model
+    using = router.db_for_write(model)
+    try:
+        sql, params = delete_returning_sql(queryset, connections[using])
+    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
+        return []
+    return list(model.objects.raw(sql, params, using=using))
+
+
+def delete_returning_sql(queryset: models.QuerySet, wrapper) -> tuple[str, list]:
+    """The ``DELETE ... WHERE ... RETURNING <every column>`` of ``delete_returning`` (also run
+    compiled: ``core.compiled.CompiledQuery(..., delete=True)``)."""
+    where, params = _own_table_where(queryset, wrapper, "delete_returning()")
+    table, columns = _table_and_columns(queryset.model, wrapper)
+    sql = f"DELETE FROM {table} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
+    return sql, params
+
+
+def update_returning_sql(
+    queryset: models.QuerySet, wrapper, values: dict[str, Any]
+) -> tuple[str, list]:
+    """``UPDATE ... SET <values> WHERE ... RETURNING <every column>`` (the columns as they are
+    after the update), for ``core.compiled.CompiledQuery(..., update=...)``: rows taken by one
+    caller and kept, in one statement."""
+    where, params = _own_table_where(queryset, wrapper, "an update returning rows")
+    table, columns = _table_and_columns(queryset.model, wrapper)
+    quote = wrapper.ops.quote_name
+    assignments, set_params = [], []
+    for name, value in values.items():
+        field = queryset.model._meta.get_field(name)
+        assignments.append(f"{quote(field.column)} = %s")
+        set_params.append(field.get_db_prep_save(value, connection=wrapper))
+    sql = f"UPDATE {table} SET {', '.join(assignments)} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
+    return sql, set_params + params
+
+
+def _own_table_where(queryset: models.QuerySet, wrapper, what: str) -> tuple[str, list]:
     query = queryset.query
     # A filter on a foreign key leaves an unused join in the map; a filter across it uses it.
     if sum(1 for count in query.alias_refcount.values() if count) > 1:
-        raise ValueError("delete_returning() takes filters on the model's own table only")
-    using = router.db_for_write(model)
+        raise ValueError(f"{what} takes filters on the model's own table only")
     try:
-        where, params = query.get_compiler(using=using).compile(query.where)
-    except EmptyResultSet:  # e.g. pk__in=[]: nothing can match
-        return []
+        where, params = query.get_compiler(connection=wrapper).compile(query.where)
     except FullResultSet:
         where = ""
     if not where:
-        raise ValueError("delete_returning() refuses to delete every row")
-    quote = connections[using].ops.quote_name
+        raise ValueError(f"{what} refuses to touch every row")
+    return where, list(params)
+
+
+def _table_and_columns(model: type[models.Model], wrapper) -> tuple[str, str]:
+    quote = wrapper.ops.quote_name
     columns = ", ".join(quote(f.column) for f in model._meta.concrete_fields)
-    sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {where} RETURNING {columns}"  # noqa: S608 - identifiers from the model, values as parameters
-    return list(model.objects.raw(sql, params, using=using))
+    return quote(model._meta.db_table), columns

@@ -37,6 +37,7 @@ CONFIG_VARIABLES = (
     "SAML_CLOCK_SKEW_SECONDS",
     "SAML_SIGNATURE_BACKEND",
     "DATABASE_CONN_MAX_AGE",
+    "DATABASE_PREPARED_STATEMENTS",
     "SAML_KEY_ENCRYPTION_KEY",
     "RATE_LIMIT_SSO",
     "RATE_LIMIT_SCIM",
@@ -163,7 +164,8 @@ def test_settings_load_with_a_complete_production_environment():
     assert result.stdout.split() == [
         "False",
         "https://sso.example.com",
-        "django.db.backends.postgresql",
+        # Django's PostgreSQL backend with a health check that spares the round trip.
+        "core.postgresql",
     ]
 
 
@@ -450,3 +452,24 @@ def test_read_choice_refuses_anything_else(monkeypatch):
     monkeypatch.setenv("BACKEND", "XMLSEC")
     with pytest.raises(ImproperlyConfigured, match="BACKEND must be one of xmlsec, xmlsec1"):
         read_choice("BACKEND", default="xmlsec", choices=("xmlsec", "xmlsec1"))
+
+
+_POSTGRES_OPTIONS = (
+    "from django.conf import settings; o = settings.DATABASES['default']['OPTIONS']; "
+    "print(o.get('server_side_binding'), o.get('prepare_threshold'), o['connect_timeout'])"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, ["True", "5", "5"]), ("0", ["None", "None", "5"])]
+)
+def test_postgresql_prepares_statements_unless_told_not_to(value, expected):
+    result = _setup_django(
+        _POSTGRES_OPTIONS,
+        **GOOD,
+        DATABASE_URL="postgres://sso:pw@db.internal:5432/sso",
+        DATABASE_PREPARED_STATEMENTS=value,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == expected

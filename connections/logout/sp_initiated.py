@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from accounts.models import User
@@ -19,6 +20,7 @@ from connections.models import (
 )
 from connections.saml_bindings import redirect_url
 from connections.sp_keys import sp_request_signer
+from core.compiled import insert_row
 
 PENDING_LOGOUT_LIFETIME = timedelta(minutes=15)
 
@@ -26,21 +28,19 @@ PENDING_LOGOUT_LIFETIME = timedelta(minutes=15)
 def saml_session_record(*, session_key: str, connection: Connection, identity: dict) -> None:
     """Keep how the IdP named the person of this (just signed-in) session. One statement; a
     second sign-in in the same session replaces it."""
-    SamlSession.objects.bulk_create(
-        [
-            SamlSession(
-                user_session_id=session_key,
-                connection=connection,
-                name_id=identity["name_id"][:1000],
-                name_id_format=identity.get("name_id_format", "")[:200],
-                name_qualifier=identity.get("name_qualifier", "")[:1000],
-                sp_name_qualifier=identity.get("sp_name_qualifier", "")[:1000],
-                session_index=identity.get("session_index", "")[:1000],
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["user_session"],
-        update_fields=[
+    insert_row(
+        SamlSession(
+            user_session_id=session_key,
+            connection=connection,
+            name_id=identity["name_id"][:1000],
+            name_id_format=identity.get("name_id_format", "")[:200],
+            name_qualifier=identity.get("name_qualifier", "")[:1000],
+            sp_name_qualifier=identity.get("sp_name_qualifier", "")[:1000],
+            session_index=identity.get("session_index", "")[:1000],
+        ),
+        on_conflict=OnConflict.UPDATE,
+        unique_fields=("user_session",),
+        update_fields=(
             "connection",
             "name_id",
             "name_id_format",
@@ -48,7 +48,7 @@ def saml_session_record(*, session_key: str, connection: Connection, identity: d
             "sp_name_qualifier",
             "session_index",
             "created_at",
-        ],
+        ),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import asdict
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -18,25 +18,34 @@ from connections.exceptions import (
     ConnectionUnknown,
     SamlExpired,
     SamlInResponseToMismatch,
+    SamlReplayed,
     SignInRefused,
 )
 from connections.models import (
     Connection,
     Provisioning,
+    SeenAssertion,
     VerifiedSignIn,
 )
 from connections.sign_in.common import require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from core.persistence import delete_returning
+from core.compiled import CompiledQuery, insert_row
 from core.untrusted import clip, clip_fields
 
 
 def _pending(connection: Connection, finish_token: str | None):
+    return _pending_query(secret_hash(finish_token or ""), connection.pk, timezone.now())
+
+
+def _pending_query(token_hash: str, connection_id: int, now):
     return VerifiedSignIn.objects.filter(
-        token_hash=secret_hash(finish_token or ""),
-        connection=connection,
-        expires_at__gt=timezone.now(),
+        token_hash=token_hash, connection_id=connection_id, expires_at__gt=now
     )
+
+
+# Every finish step takes one: compiled once per process (core.compiled). Taken, not deleted:
+# the row stays (token emptied) as the ACS's replay memory until the assertion expires.
+_PENDING_TAKE = CompiledQuery(_pending_query, update={"token_hash": None})
 
 
 def _no_longer_pending() -> SamlExpired:
@@ -58,17 +67,44 @@ def verified_sign_in_get(*, connection: Connection, finish_token: str | None) ->
 
 
 def verified_sign_in_consume(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
-    """The pending sign-in of this browser, fetched and deleted in one statement: only one
-    request can finish it. Run it in the finish step's transaction; on a refusal the view
-    discards it (``sign_in_discard``), since the rollback puts it back."""
-    consumed = delete_returning(_pending(connection, finish_token)) if finish_token else []
+    """The pending sign-in of this browser, taken in one statement (``UPDATE ... RETURNING``:
+    only one request can finish it), its assertion recorded as used (``SeenAssertion``,
+    durable). Run it in the finish step's transaction; on a refusal the view discards it
+    (``sign_in_discard``), since the rollback puts it back."""
+    consumed = (
+        _PENDING_TAKE.fetch(
+            token_hash=secret_hash(finish_token),
+            connection_id=connection.pk,
+            now=timezone.now(),
+        )
+        if finish_token
+        else []
+    )
     if not consumed:
         raise _no_longer_pending()
     record = consumed[0]
     # The connection may have been disabled between the ACS and now: every login refused.
     require_usable(connection, test_login=record.test_login)
     record.connection = connection  # fetched once per request, by the view
+    _assertion_used(record)
     return record
+
+
+def _assertion_used(record: VerifiedSignIn) -> None:
+    """The durable record that this assertion was used. The ACS refused any second use already
+    (the verified sign-in's unique assertion ID); this one also holds where that memory is lost
+    (PostgreSQL keeps verified sign-ins in an unlogged table, emptied by a server crash).
+    Without a savepoint: a clash refuses the whole step."""
+    try:
+        insert_row(
+            SeenAssertion(
+                connection=record.connection,
+                assertion_id=record.assertion_id,
+                expires_at=record.remember_until,
+            )
+        )
+    except IntegrityError:
+        raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
 
 
 def sign_in_identity(record: VerifiedSignIn):
@@ -216,9 +252,10 @@ def sign_in_discard(*, connection: Connection, finish_token: str | None) -> None
     """Drop this browser's pending sign-in, if any: the person chose to stay signed in as who
     they were, or the finish step refused it (a refused sign-in is used up)."""
     if finish_token:
+        # Used up, and kept (its assertion ID) for the ACS's replay check.
         VerifiedSignIn.objects.filter(
             token_hash=secret_hash(finish_token), connection=connection
-        ).delete()
+        ).update(token_hash=None)
 
 
 def _check_browser_binding(record: VerifiedSignIn, browser_secret: str | None) -> None:

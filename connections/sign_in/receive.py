@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
@@ -44,6 +45,7 @@ from connections.sign_in.common import (
     secret_hash,
 )
 from connections.sp_keys import sp_decrypt
+from core.compiled import insert_row
 from core.persistence import delete_returning
 
 # A Response or Assertion issued longer ago than this is refused whatever its validity window
@@ -62,9 +64,9 @@ def acs_receive(
 ) -> ReceivedSignIn:
     """Every check of the SPEC on the response, in a fixed order, and in one transaction: the
     SP-initiated request it answers consumed (before the signatures are verified, as the order
-    of the checks has it; a refusal rolls the consumption back), its assertion ID remembered,
-    the verified sign-in recorded for the finish step. A refusal writes nothing (the view
-    records the audit event)."""
+    of the checks has it; a refusal rolls the consumption back), the verified sign-in recorded
+    for the finish step with its assertion ID (remembered: replay). A refusal writes nothing
+    (the view records the audit event)."""
     if connection.status == ConnectionStatus.DISABLED:
         raise ConnectionDisabled(extra={"status": connection.status})
     adapter = saml_adapter()
@@ -91,7 +93,16 @@ def acs_receive(
     if not inspected.in_response_to and not connection.allow_idp_initiated:
         raise SamlUnsolicited()
 
-    with transaction.atomic():
+    first_issuer = not connection.idp_entity_id and not connection.observed_idp_entity_id
+    # An IdP-initiated response writes one row, the verified sign-in (its unique assertion ID is
+    # the replay check): one statement, no transaction to open. Consuming the request an
+    # SP-initiated one answers, or recording a first issuer, writes with it or not at all; and
+    # inside a caller's transaction (the tests') a savepoint keeps a refused insert from
+    # breaking it.
+    together = (
+        inspected.in_response_to or first_issuer or transaction.get_connection().in_atomic_block
+    )
+    with transaction.atomic() if together else nullcontext():
         pending = _pending_request_consume(connection, inspected)
         require_usable(connection, test_login=bool(pending and pending.test_login))
         try:
@@ -99,8 +110,7 @@ def acs_receive(
         except SamlSignatureInvalid as error:
             error.extra.update(_fingerprints(adapter, connection, inspected))
             raise
-        _remember_assertion(connection, verified.assertion_id, expires_at)
-        if not connection.idp_entity_id and not connection.observed_idp_entity_id:
+        if first_issuer:
             # No issuer configured: the certificate is the trust anchor; the first issuer seen is
             # recorded for support (without touching updated_at, which keys the SAML config).
             Connection.objects.filter(pk=connection.pk).update(observed_idp_entity_id=issuer)
@@ -112,15 +122,20 @@ def acs_receive(
                 details={"issuer": issuer},
             )
         token = secrets.token_urlsafe(32)
-        record = VerifiedSignIn.objects.create(
-            token_hash=secret_hash(token),
-            connection=connection,
-            identity=asdict(verified),
-            request_id=pending.request_id if pending else "",
-            browser_binding=pending.browser_binding if pending else "",
-            next_path=pending.next_path if pending else safe_next_path(relay_state),
-            test_login=bool(pending and pending.test_login),
-            expires_at=timezone.now() + VERIFIED_SIGN_IN_LIFETIME,
+        record = _verified_sign_in_record(
+            connection,
+            VerifiedSignIn(
+                token_hash=secret_hash(token),
+                connection=connection,
+                assertion_id=verified.assertion_id,
+                identity=asdict(verified),
+                request_id=pending.request_id if pending else "",
+                browser_binding=pending.browser_binding if pending else "",
+                next_path=pending.next_path if pending else safe_next_path(relay_state),
+                test_login=bool(pending and pending.test_login),
+                expires_at=timezone.now() + VERIFIED_SIGN_IN_LIFETIME,
+                remember_until=expires_at,
+            ),
         )
     return ReceivedSignIn(finish_token=token, verified=record)
 
@@ -222,9 +237,7 @@ def _pending_request_consume(
     )
     if consumed:
         return consumed[0]
-    if SeenAssertion.objects.filter(
-        connection=connection, assertion_id=inspected.assertion_id
-    ).exists():
+    if _assertion_seen(connection, inspected.assertion_id):
         raise SamlReplayed(extra={"assertion_id": inspected.assertion_id})
     # An InResponseTo that names no request of ours (another connection's, an expired one, or an
     # "unsolicited" response that claims to answer something) is refused even where
@@ -232,14 +245,23 @@ def _pending_request_consume(
     raise SamlInResponseToMismatch(extra={"in_response_to": request_id})
 
 
-def _remember_assertion(connection: Connection, assertion_id: str, expires_at: datetime) -> None:
-    """Inside the caller's transaction, without a savepoint: a clash refuses the whole step."""
+def _verified_sign_in_record(connection: Connection, record: VerifiedSignIn) -> VerifiedSignIn:
+    """Inside the caller's transaction, if any, without a savepoint: an assertion ID this
+    connection has seen (unique per connection) refuses the whole step."""
     try:
-        SeenAssertion.objects.create(
-            connection=connection, assertion_id=assertion_id, expires_at=expires_at
-        )
+        insert_row(record)
     except IntegrityError:
-        raise SamlReplayed(extra={"assertion_id": assertion_id}) from None
+        raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
+    return record
+
+
+def _assertion_seen(connection: Connection, assertion_id: str) -> bool:
+    """Received here before (its verified sign-in is kept until the assertion expires), or
+    signed someone in (``SeenAssertion``, durable)."""
+    return (
+        VerifiedSignIn.objects.filter(connection=connection, assertion_id=assertion_id).exists()
+        or SeenAssertion.objects.filter(connection=connection, assertion_id=assertion_id).exists()
+    )
 
 
 def _fingerprints(adapter, connection: Connection, inspected: InspectedResponse) -> dict:

@@ -32,12 +32,12 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 ACS_IDP_INITIATED = [
     "SELECT connections_connection",
-    "INSERT connections_seenassertion",
-    "INSERT connections_verifiedsignin",
+    "INSERT connections_verifiedsignin",  # its unique assertion ID: the replay check
 ]
 FINISH = [
     "SELECT connections_connection",
-    "DELETE connections_verifiedsignin",  # fetched and consumed: DELETE ... RETURNING
+    "UPDATE connections_verifiedsignin",  # taken: UPDATE ... RETURNING, kept for replay
+    "INSERT connections_seenassertion",  # the assertion used, durably
     "SELECT accounts_domain",
     "SELECT accounts_user",
     "INSERT audit_auditevent",
@@ -98,7 +98,6 @@ def test_sp_initiated_login_acs_then_finish(warm):
         [
             "SELECT connections_connection",
             "DELETE connections_pendingauthnrequest",  # DELETE ... RETURNING
-            "INSERT connections_seenassertion",
             "INSERT connections_verifiedsignin",
         ],
         1,
@@ -120,10 +119,11 @@ def test_a_first_sign_in_creates_the_user_in_the_same_single_transaction(warm):
     # The eight of a returning person's finish, and what JIT creation reads and writes on top
     # (the domain rules, the new user, its audit event: connections/sign_in/identity.py), with
     # two advisory locks on PostgreSQL (core.persistence.advisory_lock; SQLite needs none), and
-    # the NameID and SessionIndex kept for Single Logout (issue 16).
+    # the NameID and SessionIndex kept for Single Logout (issue 16), and the connection's company
+    # and default team, read only for a creation (a returning person's finish needs neither).
     locks = ["SELECT"] * 2 if connection.vendor == "postgresql" else []
     assert [kind for kind in finish.kinds() if kind == "SELECT"] == locks
-    assert len(finish) == 15 + len(locks)
+    assert len(finish) == 18 + len(locks)
     # The atomic blocks of JIT and user_create, nested: savepoints, on a first sign-in only.
     assert finish.savepoints == 3
 

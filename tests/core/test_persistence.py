@@ -20,7 +20,9 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def _pending(connection, token_hash: str, **fields) -> VerifiedSignIn:
     values = {
         "identity": {"name_id": "ada@acme.com", "attributes": {"email": ["ada@acme.com"]}},
+        "assertion_id": f"assertion-{token_hash}",
         "expires_at": timezone.now() + timedelta(minutes=2),
+        "remember_until": timezone.now() + timedelta(minutes=5),
     }
     return VerifiedSignIn.objects.create(
         token_hash=token_hash, connection=connection, **(values | fields)

@@ -630,7 +630,12 @@ def test_saml_state_cleanup_removes_expired_rows_only(acme):
             connection=connection, assertion_id=f"assertion-{n}", expires_at=expires_at
         )
         VerifiedSignIn.objects.create(
-            token_hash=f"{n}" * 64, connection=connection, identity={}, expires_at=expires_at
+            token_hash=f"{n}" * 64,
+            connection=connection,
+            assertion_id=f"handed-off-{n}",
+            identity={"name_id": "ada@acme.com"},
+            expires_at=now + timedelta(minutes=2),
+            remember_until=expires_at,
         )
 
     assert saml_state_cleanup.delay().get() == 3
