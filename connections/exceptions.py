@@ -55,6 +55,18 @@ class SamlSignatureAlgorithmRefused(SamlSignatureInvalid):
         "the SAML signature algorithm to SHA-256."
     )
 
+    @classmethod
+    def of(cls, weak) -> SamlSignatureAlgorithmRefused:
+        """From ``saml_crypto.WeakAlgorithm``: which algorithm, named, and where it was used."""
+        return cls(
+            extra={
+                "reason": weak.reason,
+                "algorithm": weak.algorithm,
+                "algorithm_name": weak.name,
+                "where": weak.what,
+            }
+        )
+
 
 class SamlIssuerMismatch(SignInRefused):
     code = "saml_issuer_mismatch"

@@ -384,14 +384,7 @@ def _check_signature_placement(root: Element, assertion: Element) -> tuple[bool,
             raise SamlMalformed(extra={"reason": error.reason}) from None
         except saml_crypto.WeakAlgorithm as error:
             # SHA-1 (OneLogin's default): said as such, not as a certificate problem.
-            raise SamlSignatureAlgorithmRefused(
-                extra={
-                    "reason": error.reason,
-                    "algorithm": error.algorithm,
-                    "algorithm_name": error.name,
-                    "where": error.what,
-                }
-            ) from None
+            raise SamlSignatureAlgorithmRefused.of(error) from None
         except saml_crypto.AlgorithmRefused as error:
             raise SamlSignatureInvalid(extra={"reason": error.reason}) from None
         signed[parent] = True

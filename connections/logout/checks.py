@@ -112,17 +112,7 @@ def check_signature(connection: Connection, received: Received, root: etree._Ele
             raise SamlMalformed(extra={"reason": "a signature stands outside the logout message"})
         saml_crypto.verify_enveloped(root, trusted)
     except saml_crypto.WeakAlgorithm as error:
-        raise algorithm_refused(
-            connection,
-            SamlSignatureAlgorithmRefused(
-                extra={
-                    "reason": error.reason,
-                    "algorithm": error.algorithm,
-                    "algorithm_name": error.name,
-                    "where": error.what,
-                }
-            ),
-        ) from None
+        raise algorithm_refused(connection, SamlSignatureAlgorithmRefused.of(error)) from None
     except saml_crypto.SignatureMisplaced as error:
         raise SamlMalformed(extra={"reason": error.reason}) from None
     except saml_crypto.SignatureRefused as error:
