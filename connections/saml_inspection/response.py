@@ -1,17 +1,6 @@
-"""A hostile-XML gate and a structural reading of a SAML Response: the one parse of it.
-
-Several attacks live in what a signature check alone leaves to the application: DTDs and
-entities, comments that split a NameID (its text reads differently from what was signed),
-signature wrapping (a second assertion beside or around the signed one, a signature that covers
-another element than the one it sits in), and responses whose Destination, Recipient or
-Audience are simply absent. This module refuses all of those, on the raw bytes first, then on
-the tree of the one parse (``saml_crypto.parse``: no DTD, no entity, no network, no ID
-registered), and extracts the values the sign-in checks. Each signature must already fit the
-signature profile here (``saml_crypto.check_signature_profile``), whichever backend verifies it.
-
-Nothing read here is trusted before the adapter (``connections.saml``) has verified the
-signatures of this same tree, which it then reads the verified assertion from.
-"""
+"""The structural reading of a SAML Response: one assertion (decrypted first when encrypted),
+signatures only where the profile allows them, bearer confirmations, the AuthnStatement, the
+status; the values the sign-in checks, taken from the tree of the one parse."""
 
 from __future__ import annotations
 
@@ -20,10 +9,9 @@ import binascii
 import copy
 import hashlib
 import ipaddress
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from xml.sax.saxutils import quoteattr
 
 from lxml import etree
@@ -38,34 +26,26 @@ from connections.exceptions import (
     SamlSignatureInvalid,
     SamlSignatureMissing,
 )
-
-Element = etree._Element
-
-SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
-SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-DS = "http://www.w3.org/2000/09/xmldsig#"
-STATUS_SUCCESS = "urn:oasis:names:tc:SAML:2.0:status:Success"
-BEARER = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
-
-# A real response is a few kilobytes; Okta's largest with many groups stay well under 100 KB.
-MAX_RESPONSE_BYTES = 256 * 1024
-
-# Constructs no IdP sends and every XML attack needs: DTDs (entity expansion, XXE), comments and
-# processing instructions (comment-truncation of NameID), CDATA (text that reads differently).
-_FORBIDDEN_MARKUP = re.compile(
-    rb"<!DOCTYPE|<!ENTITY|<!--|<!\[CDATA\[|<\?(?!xml[\s?])", re.IGNORECASE
+from connections.saml_inspection.gate import (
+    BEARER,
+    DS,
+    SAML,
+    SAMLP,
+    STATUS_SUCCESS,
+    Element,
+    check_ids_unique,
+    check_raw,
+    check_version,
+    parse_instant,
+    parse_message,
+    qname,
+    text_of,
 )
-# The byte scan above only means something on UTF-8 (or ASCII) text.
-_XML_DECLARATION_ENCODING = re.compile(rb"^<\?xml[^>]*encoding=[\"']([A-Za-z0-9._-]+)[\"']")
 
 # Elements we cannot read (an EncryptedAssertion is decrypted first, and only a direct child of
 # the Response) or whose meaning we do not know: an assertion with a condition it cannot evaluate
 # is invalid (saml-core 2.5.1.2).
 _UNSUPPORTED = ("EncryptedAssertion", "EncryptedID", "EncryptedAttribute", "Condition")
-
-
-def _q(namespace: str, tag: str) -> str:
-    return f"{{{namespace}}}{tag}"
 
 
 @dataclass(frozen=True)
@@ -107,7 +87,7 @@ class InspectedResponse:
         """SHA-256 fingerprints of the certificates the message carries. Never trusted: shown
         to support next to the configured ones when a signature does not verify."""
         prints = []
-        for node in self.root.iter(_q(DS, "X509Certificate")):
+        for node in self.root.iter(qname(DS, "X509Certificate")):
             try:
                 der = base64.b64decode("".join((node.text or "").split()), validate=True)
             except (binascii.Error, ValueError):
@@ -127,53 +107,6 @@ class InspectedResponse:
         return tuple(signed)
 
 
-def decode_post(saml_response: str | None) -> bytes:
-    """The HTTP-POST binding's base64 body, decoded strictly."""
-    if not saml_response:
-        raise SamlMalformed(extra={"reason": "no SAMLResponse in the POST"})
-    if len(saml_response) > MAX_RESPONSE_BYTES * 4 // 3 + 4:
-        raise SamlMalformed(extra={"reason": "SAMLResponse too large", "size": len(saml_response)})
-    try:
-        return base64.b64decode("".join(saml_response.split()), validate=True)
-    except (binascii.Error, ValueError):
-        raise SamlMalformed(extra={"reason": "SAMLResponse is not base64"}) from None
-
-
-def parse_message(xml: bytes, *, expected: tuple[str, ...]) -> Element:
-    """The gate every received SAML message goes through: size, UTF-8, no DTD, entity, comment,
-    CDATA or processing instruction on the raw bytes, the one parse, a root element of one of
-    the ``expected`` protocol names (``Response``, ``LogoutRequest``...), Version 2.0, IDs unique.
-    """
-    _check_raw(xml, "message")
-    try:
-        root = saml_crypto.parse(xml)
-    except saml_crypto.XmlRefused as error:
-        raise SamlMalformed(extra={"reason": f"XML refused: {error}"}) from None
-    if root.tag not in {_q(SAMLP, name) for name in expected}:
-        raise SamlMalformed(
-            extra={
-                "reason": f"root element is {root.tag[:200]}, not a SAML {' or '.join(expected)}"
-            }
-        )
-    _check_version(root)
-    _check_ids_unique(root)
-    return root
-
-
-def _check_raw(xml: bytes, what: str) -> None:
-    if len(xml) > MAX_RESPONSE_BYTES:
-        raise SamlMalformed(extra={"reason": f"{what} too large", "size": len(xml)})
-    _check_encoding(xml)
-    forbidden = _FORBIDDEN_MARKUP.search(xml)
-    if forbidden:
-        raise SamlMalformed(
-            extra={
-                "reason": f"forbidden markup {forbidden.group(0).decode('ascii', 'replace')}"
-                + ("" if what == "message" else f" in the {what}")
-            }
-        )
-
-
 Decrypt = Callable[[Element], bytes]
 
 
@@ -184,13 +117,13 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
     it must be signed itself (signed, then encrypted)."""
     signed_root = parse_message(xml, expected=("Response",))
     root = _decrypted(signed_root, decrypt)
-    unsupported = next(root.iter(*(_q(SAML, name) for name in _UNSUPPORTED)), None)
+    unsupported = next(root.iter(*(qname(SAML, name) for name in _UNSUPPORTED)), None)
     if unsupported is not None:
         raise SamlMalformed(extra={"reason": f"{unsupported.tag} is not supported"})
     encrypted = root is not signed_root
 
     status_code, status_message = _status(root)
-    assertions = list(root.iter(_q(SAML, "Assertion")))
+    assertions = list(root.iter(qname(SAML, "Assertion")))
     if status_code != STATUS_SUCCESS and not assertions:
         return _failure(xml, root, status_code, status_message)
     if len(assertions) != 1:
@@ -200,7 +133,7 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
     assertion = assertions[0]
     if assertion.getparent() is not root:
         raise SamlMalformed(extra={"reason": "the assertion is not a direct child of the Response"})
-    _check_version(assertion)
+    check_version(assertion)
 
     response_signed, assertion_signed = _check_signature_placement(root, assertion)
     if not (response_signed or assertion_signed):
@@ -213,7 +146,7 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
             extra={"reason": "the encrypted assertion is not signed itself (sign, then encrypt)"}
         )
 
-    conditions = assertion.find(_q(SAML, "Conditions"))
+    conditions = assertion.find(qname(SAML, "Conditions"))
     confirmations = _bearer_confirmations(assertion)
     not_before = parse_instant(conditions.get("NotBefore")) if conditions is not None else None
     not_on_or_after = (
@@ -227,8 +160,8 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
         encrypted=encrypted,
         assertion=assertion,
         response_id=root.get("ID", ""),
-        response_issuer=text_of(root.find(_q(SAML, "Issuer"))),
-        assertion_issuer=text_of(assertion.find(_q(SAML, "Issuer"))) or "",
+        response_issuer=text_of(root.find(qname(SAML, "Issuer"))),
+        assertion_issuer=text_of(assertion.find(qname(SAML, "Issuer"))) or "",
         destination=root.get("Destination"),
         in_response_to=_in_response_to(root, confirmations, response_signed=response_signed),
         status_code=status_code,
@@ -239,7 +172,7 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
         audiences=tuple(
             text_of(audience) or ""
             for audience in assertion.findall(
-                f"{_q(SAML, 'Conditions')}/{_q(SAML, 'AudienceRestriction')}/{_q(SAML, 'Audience')}"
+                f"{qname(SAML, 'Conditions')}/{qname(SAML, 'AudienceRestriction')}/{qname(SAML, 'Audience')}"
             )
         ),
         recipients=tuple(data.get("Recipient", "") for data in confirmations),
@@ -260,10 +193,10 @@ def _decrypted(root: Element, decrypt: Decrypt | None) -> Element:
     """``root`` itself when it carries no EncryptedAssertion; else a copy in which the one
     EncryptedAssertion (a direct child, the only assertion) is replaced by its plaintext,
     parsed in its place as XML Encryption says (its namespace context)."""
-    encrypted = list(root.iter(_q(SAML, "EncryptedAssertion")))
+    encrypted = list(root.iter(qname(SAML, "EncryptedAssertion")))
     if not encrypted:
         return root
-    plain = next(root.iter(_q(SAML, "Assertion")), None)
+    plain = next(root.iter(qname(SAML, "Assertion")), None)
     if len(encrypted) != 1 or plain is not None:
         count = len(encrypted) + (plain is not None)
         raise SamlMalformed(extra={"reason": f"{count} assertions; exactly one is allowed"})
@@ -285,7 +218,7 @@ def _decrypted(root: Element, decrypt: Decrypt | None) -> Element:
         ) from None
     except saml_sp_crypto.DecryptionRefused as error:
         raise SamlDecryptionFailed(extra={"reason": error.reason}) from None
-    _check_raw(plaintext, "decrypted assertion")
+    check_raw(plaintext, "decrypted assertion")
     namespaces = " ".join(
         f"xmlns:{prefix}={quoteattr(uri)}" if prefix else f"xmlns={quoteattr(uri)}"
         for prefix, uri in container.nsmap.items()
@@ -301,7 +234,7 @@ def _decrypted(root: Element, decrypt: Decrypt | None) -> Element:
     children = list(wrapper)
     if (
         len(children) != 1
-        or children[0].tag != _q(SAML, "Assertion")
+        or children[0].tag != qname(SAML, "Assertion")
         or (wrapper.text or "").strip()
         or (children[0].tail or "").strip()
     ):
@@ -311,25 +244,8 @@ def _decrypted(root: Element, decrypt: Decrypt | None) -> Element:
     assertion = children[0]
     assertion.tail = place.tail
     decrypted.replace(place, assertion)
-    _check_ids_unique(decrypted)
+    check_ids_unique(decrypted)
     return decrypted
-
-
-def _check_encoding(xml: bytes) -> None:
-    declared = _XML_DECLARATION_ENCODING.match(xml.lstrip())
-    if declared and declared.group(1).lower() not in (b"utf-8", b"utf8", b"us-ascii"):
-        raise SamlMalformed(extra={"reason": f"encoding {declared.group(1).decode()} is not UTF-8"})
-    try:
-        xml.decode("utf-8")
-    except UnicodeDecodeError:
-        raise SamlMalformed(extra={"reason": "the response is not UTF-8"}) from None
-
-
-def _check_version(element: Element) -> None:
-    if element.get("Version") != "2.0":
-        raise SamlMalformed(
-            extra={"reason": f"{etree.QName(element).localname} Version {element.get('Version')!r}"}
-        )
 
 
 def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -> InspectedResponse:
@@ -338,14 +254,14 @@ def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -
         root=root,
         assertion=None,
         response_id=root.get("ID", ""),
-        response_issuer=text_of(root.find(_q(SAML, "Issuer"))),
+        response_issuer=text_of(root.find(qname(SAML, "Issuer"))),
         assertion_issuer="",
         destination=root.get("Destination"),
         in_response_to=root.get("InResponseTo"),
         status_code=status_code,
         status_message=status_message,
         assertion_id="",
-        response_signed=root.find(_q(DS, "Signature")) is not None,
+        response_signed=root.find(qname(DS, "Signature")) is not None,
         assertion_signed=False,
         audiences=(),
         recipients=(),
@@ -355,24 +271,12 @@ def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -
     )
 
 
-# Every spelling of an ID a verifier might resolve a Reference against, xml:id included.
-_IDS = etree.XPath("//@ID | //@Id | //@id | //@xml:id")
-
-
-def _check_ids_unique(root: Element) -> None:
-    seen: set[str] = set()
-    for value in _IDS(root):
-        if value in seen:
-            raise SamlMalformed(extra={"reason": f"duplicate ID {value!r} (signature wrapping)"})
-        seen.add(value)
-
-
 def _check_signature_placement(root: Element, assertion: Element) -> tuple[bool, bool]:
     """Signatures may stand only as direct children of the Response or the Assertion, each in
     the signature profile (one Reference to its own parent's ID, the accepted algorithms).
     Anything else is a wrapping attempt. Returns (response signed, assertion signed)."""
     signed = {root: False, assertion: False}
-    for signature in root.iter(_q(DS, "Signature")):
+    for signature in root.iter(qname(DS, "Signature")):
         parent = signature.getparent()
         if parent not in signed:
             raise SamlMalformed(
@@ -392,32 +296,32 @@ def _check_signature_placement(root: Element, assertion: Element) -> tuple[bool,
 
 
 def _status(root: Element) -> tuple[str, str]:
-    status = root.find(_q(SAMLP, "Status"))
+    status = root.find(qname(SAMLP, "Status"))
     if status is None:
         raise SamlMalformed(extra={"reason": "no Status"})
-    code = status.find(_q(SAMLP, "StatusCode"))
+    code = status.find(qname(SAMLP, "StatusCode"))
     if code is None or not code.get("Value"):
         raise SamlMalformed(extra={"reason": "no StatusCode"})
     value = code.get("Value", "")
-    nested = code.find(_q(SAMLP, "StatusCode"))
+    nested = code.find(qname(SAMLP, "StatusCode"))
     if nested is not None and nested.get("Value"):
         value = f"{value} / {nested.get('Value')}"
-    return value, text_of(status.find(_q(SAMLP, "StatusMessage"))) or ""
+    return value, text_of(status.find(qname(SAMLP, "StatusMessage"))) or ""
 
 
 def _bearer_confirmations(assertion: Element) -> list[Element]:
     """The SubjectConfirmationData of each bearer confirmation (the Web SSO profile has no
     other method; one that is not bearer is refused rather than skipped)."""
     found = []
-    subject = assertion.find(_q(SAML, "Subject"))
+    subject = assertion.find(qname(SAML, "Subject"))
     if subject is None:
         raise SamlMalformed(extra={"reason": "the assertion has no Subject"})
-    for confirmation in subject.iterfind(_q(SAML, "SubjectConfirmation")):
+    for confirmation in subject.iterfind(qname(SAML, "SubjectConfirmation")):
         if confirmation.get("Method") != BEARER:
             raise SamlMalformed(
                 extra={"reason": f"subject confirmation {confirmation.get('Method')!r}"}
             )
-        data = confirmation.find(_q(SAML, "SubjectConfirmationData"))
+        data = confirmation.find(qname(SAML, "SubjectConfirmationData"))
         if data is None:
             data = etree.Element("empty")
         _check_window(
@@ -437,7 +341,7 @@ def _bearer_confirmations(assertion: Element) -> list[Element]:
 
 def _authn_statement(assertion: Element) -> datetime | None:
     """The one AuthnStatement a Web SSO assertion carries; returns its SessionNotOnOrAfter."""
-    statements = assertion.findall(_q(SAML, "AuthnStatement"))
+    statements = assertion.findall(qname(SAML, "AuthnStatement"))
     if len(statements) != 1:
         raise SamlMalformed(
             extra={"reason": f"{len(statements)} AuthnStatements; exactly one is required"}
@@ -476,20 +380,3 @@ def _in_response_to(
             extra={"reason": "the Response and the assertion answer different requests"}
         )
     return response_value
-
-
-def text_of(element: Element | None) -> str | None:
-    if element is None or element.text is None:
-        return None
-    return element.text.strip()
-
-
-def parse_instant(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise SamlMalformed(extra={"reason": f"bad timestamp {value[:100]!r}"}) from None
-    # SAML times are UTC (saml-core 1.3.3); a missing zone is read as UTC, not local time.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
