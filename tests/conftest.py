@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from accounts.models import Company, Role, Team, User
 from connections.models import Connection
@@ -29,20 +30,51 @@ from tests.factories import (
 pytest.register_assert_rewrite("tests.connections.saml_helpers", "tests.connections.refusals")
 
 
+# What tests marked ``postgres`` or ``redis`` need, and how to give it them. Without it they are
+# skipped (the default install, ``make test``); with REQUIRE_SERVICES=1 (.ci/run's second pass)
+# a missing service is an error instead, so that pass can never skip them silently.
+SERVICES = {
+    "postgres": (
+        lambda: connection.vendor == "postgresql",
+        "needs PostgreSQL (DATABASE_URL=postgres://...)",
+    ),
+    "redis": (lambda: bool(os.environ.get("REDIS_URL")), "needs Redis (REDIS_URL=redis://...)"),
+}
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        _restore_migrated_rows(item)
+        _skip_without_services(config, item)
+
+
+def _restore_migrated_rows(item: pytest.Item) -> None:
     """Every transactional test restores what the migrations wrote (content types, permissions,
     the Support group) with ``serialized_rollback``. Without it, the flush after such a test
     makes the content types again with new ids and the next test that does restore them fails
     on a duplicate: the suite would pass only in the order it happens to be collected in."""
-    for item in items:
-        marker = item.get_closest_marker("django_db")
-        transactional = (marker is not None and marker.kwargs.get("transaction")) or (
-            "transactional_db" in getattr(item, "fixturenames", ())
-        )
-        if transactional and not (marker and marker.kwargs.get("serialized_rollback")):
-            kwargs = {**(marker.kwargs if marker else {}), "transaction": True}
-            item.add_marker(pytest.mark.django_db(**kwargs, serialized_rollback=True), append=False)
+    marker = item.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or (
+        "transactional_db" in getattr(item, "fixturenames", ())
+    )
+    if transactional and not (marker and marker.kwargs.get("serialized_rollback")):
+        kwargs = {**(marker.kwargs if marker else {}), "transaction": True}
+        item.add_marker(pytest.mark.django_db(**kwargs, serialized_rollback=True), append=False)
+
+
+def _skip_without_services(config: pytest.Config, item: pytest.Item) -> None:
+    """``@pytest.mark.postgres("why")``: the test is only meaningful on that service; the
+    marker's argument says why, the skip reason says what to run it with."""
+    for name, (available, need) in SERVICES.items():
+        marker = item.get_closest_marker(name)
+        if marker is None or available():
+            continue
+        why = f" ({marker.args[0]})" if marker.args else ""
+        reason = f"{need}{why}; .ci/run's second pass runs it"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            raise pytest.UsageError(f"{item.nodeid}: {reason}, and REQUIRE_SERVICES=1")
+        item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @dataclass

@@ -406,14 +406,12 @@ def test_admin_cannot_move_a_domain_to_another_company(staff_client, acme, globe
 # serialized_rollback: the flush after this test then leaves the content types to the next
 # serialized test (the end-to-end ones restore the database that way).
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-@pytest.mark.postgres
+@pytest.mark.postgres("SQLite lets one transaction write at a time: the two cannot race")
 def test_a_domain_claim_and_a_user_in_it_cannot_both_commit(acme, stranger):
     """Company ``stranger`` gives a user an email at initech.com while Initech claims the
     domain. Without a lock, each transaction checks before the other commits and both commit:
     the claim takes the stranger's user. The claim holds the domain family's lock until it
     commits, so the user write waits, then sees the claim and is refused."""
-    if connection.vendor != "postgresql":
-        pytest.skip("needs PostgreSQL: SQLite lets one transaction write at a time")
     claimed, release, written = threading.Event(), threading.Event(), threading.Event()
     outcome: dict[str, object] = {}
     initech = Company.objects.create(slug="initech", name="Initech")

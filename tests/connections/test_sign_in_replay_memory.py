@@ -110,7 +110,7 @@ def test_the_purge_forgets_what_the_idp_said_once_it_cannot_be_finished(acme):
     assert not VerifiedSignIn.objects.exists()
 
 
-@pytest.mark.skipif(database.vendor != "postgresql", reason="PostgreSQL's unlogged tables")
+@pytest.mark.postgres("unlogged tables are PostgreSQL's")
 def test_on_postgresql_verified_sign_ins_skip_the_wal(db):
     with database.cursor() as cursor:
         cursor.execute(

@@ -12,7 +12,7 @@ from django.db import connection
 
 pytestmark = [
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's backend"),
+    pytest.mark.postgres("the health check of our PostgreSQL backend"),
 ]
 
 

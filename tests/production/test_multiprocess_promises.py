@@ -13,7 +13,6 @@ Celery worker tests: the web and worker processes must share the test's database
 from __future__ import annotations
 
 import json
-import os
 import random
 import threading
 import uuid
@@ -24,7 +23,6 @@ import pytest
 import requests
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.contrib.sessions.models import Session
-from django.db import connection
 from oauth2_provider.models import AccessToken, Application, RefreshToken
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -45,7 +43,6 @@ from tests.provisioning.oauth_helpers import (
 )
 from tests.saml_idp import post_data
 
-REDIS_URL = os.environ.get("REDIS_URL", "")
 SIGNED_IN = "You are signed in"
 SCIM_JSON = "application/scim+json"
 CONCURRENT = 8
@@ -53,20 +50,13 @@ MAX_BATCHES = 5
 
 pytestmark = [
     pytest.mark.redis,
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not REDIS_URL,
-        reason="needs REDIS_URL and PostgreSQL: the web and worker processes share the test's "
-        "database (the CI's second pass)",
-    ),
+    pytest.mark.postgres("the web and worker processes share the test's database"),
     pytest.mark.django_db(transaction=True),
 ]
 
 
 @pytest.fixture
 def redis_server(start_redis):
-    if connection.vendor != "postgresql":
-        pytest.skip("the web processes need a database server they can share (PostgreSQL)")
     return start_redis()
 
 

@@ -30,7 +30,6 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 
 from audit.models import AuditEvent
 from config import celery_app
@@ -54,13 +53,8 @@ COMPLETION_SECONDS = 30
 VISIBILITY_TIMEOUT = 3
 
 pytestmark = [
-    pytest.mark.redis,
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        not REDIS_URL,
-        reason="needs REDIS_URL: these tests start a real Celery worker on a real Redis broker "
-        "(the CI's second pass sets REDIS_URL and DATABASE_URL)",
-    ),
+    pytest.mark.redis("a real Celery worker on a real Redis broker"),
+    pytest.mark.postgres("the worker is another process: it shares the test run's database"),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -109,11 +103,6 @@ def queue() -> str:
 
 @pytest.fixture
 def start_worker(queue, tmp_path) -> Iterator[Callable[..., Process]]:
-    if connection.vendor == "sqlite":
-        pytest.skip(
-            "the worker is another process: it needs a database server it can share with the "
-            "test run (DATABASE_URL=postgres://...), not pytest-django's in-memory SQLite"
-        )
     workers: list[Process] = []
 
     def start(*, hold_dir: Path | None = None, visibility_timeout: int | None = None) -> Process:

@@ -24,16 +24,10 @@ from accounts.models import User
 from provisioning.tokens import scim_token_issue
 from tests.provisioning.scim_helpers import ERROR_SCHEMA, MEDIA_TYPE, USER_SCHEMA
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
-
-
-@pytest.fixture(autouse=True)
-def _postgresql_only(db):
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            "needs PostgreSQL (DATABASE_URL=postgres://...): SQLite serialises writers, so two "
-            "creates can never race on it"
-        )
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.postgres("SQLite serialises writers: two creates can never race on it"),
+]
 
 
 def _body(user_name: str, email: str) -> str:
