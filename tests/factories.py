@@ -1,12 +1,20 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 import factory
+from django.utils import timezone
 
 from accounts.models import Company, Domain, Role, Team, User
 from connections.certificates import parse_certificate
-from connections.models import Connection, ConnectionStatus, Provisioning, SigningCertificate
+from connections.models import (
+    Connection,
+    ConnectionStatus,
+    Provisioning,
+    SigningCertificate,
+    VerifiedSignIn,
+)
 from tests.certs import make_keypair
 
 
@@ -90,3 +98,16 @@ class ConnectionFactory(factory.django.DjangoModelFactory):
                 not_before=parsed.not_before,
                 not_after=parsed.not_after,
             )
+
+
+def verified_sign_in(connection: Connection, token_hash: str, **fields) -> VerifiedSignIn:
+    """A sign-in the ACS verified and the finish step has not taken yet."""
+    values = {
+        "identity": {"name_id": "ada@acme.com", "attributes": {"email": ["ada@acme.com"]}},
+        "assertion_id": f"assertion-{token_hash}",
+        "expires_at": timezone.now() + timedelta(minutes=2),
+        "remember_until": timezone.now() + timedelta(minutes=5),
+    }
+    return VerifiedSignIn.objects.create(
+        token_hash=token_hash, connection=connection, **(values | fields)
+    )

@@ -11,21 +11,10 @@ from django.utils import timezone
 from accounts.models import Domain, User
 from connections.models import Connection, VerifiedSignIn
 from core.compiled import CompiledQuery
+from tests.factories import verified_sign_in
 from tests.sql_statements import statements
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-def _pending(connection, token_hash: str, **fields) -> VerifiedSignIn:
-    values = {
-        "identity": {"name_id": "ada@acme.com", "attributes": {"email": ["ada@acme.com"]}},
-        "assertion_id": f"assertion-{token_hash}",
-        "expires_at": timezone.now() + timedelta(minutes=2),
-        "remember_until": timezone.now() + timedelta(minutes=5),
-    }
-    return VerifiedSignIn.objects.create(
-        token_hash=token_hash, connection=connection, **(values | fields)
-    )
 
 
 def test_each_call_gets_the_rows_of_its_own_values(acme, globex):
@@ -75,8 +64,8 @@ def test_a_list_value_compiles_one_statement_per_length(acme, globex):
 
 
 def test_datetimes_are_adapted_as_the_orm_adapts_them(acme):
-    live = _pending(acme.connection, "a" * 64)
-    _pending(acme.connection, "b" * 64, expires_at=timezone.now() - timedelta(seconds=1))
+    live = verified_sign_in(acme.connection, "a" * 64)
+    verified_sign_in(acme.connection, "b" * 64, expires_at=timezone.now() - timedelta(seconds=1))
     live_after = CompiledQuery(lambda now: VerifiedSignIn.objects.filter(expires_at__gt=now))
 
     assert [row.pk for row in live_after.fetch(now=timezone.now())] == [live.pk]
@@ -84,8 +73,8 @@ def test_datetimes_are_adapted_as_the_orm_adapts_them(acme):
 
 
 def test_delete_hands_each_row_to_one_call(acme, globex):
-    _pending(acme.connection, "a" * 64, next_path="/x")
-    other = _pending(globex.connection, "a" * 63 + "b")
+    verified_sign_in(acme.connection, "a" * 64, next_path="/x")
+    other = verified_sign_in(globex.connection, "a" * 63 + "b")
     consume = CompiledQuery(
         lambda token_hash, connection_id: VerifiedSignIn.objects.filter(
             token_hash=token_hash, connection_id=connection_id

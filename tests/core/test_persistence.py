@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from connections.models import VerifiedSignIn
 from core.persistence import delete_returning
+from tests.factories import verified_sign_in
 from tests.sql_statements import statements
 
 # Transactional (tests/sql_statements.py says why); serialized_rollback puts back what the migrations
@@ -17,21 +18,9 @@ from tests.sql_statements import statements
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def _pending(connection, token_hash: str, **fields) -> VerifiedSignIn:
-    values = {
-        "identity": {"name_id": "ada@acme.com", "attributes": {"email": ["ada@acme.com"]}},
-        "assertion_id": f"assertion-{token_hash}",
-        "expires_at": timezone.now() + timedelta(minutes=2),
-        "remember_until": timezone.now() + timedelta(minutes=5),
-    }
-    return VerifiedSignIn.objects.create(
-        token_hash=token_hash, connection=connection, **(values | fields)
-    )
-
-
 def test_the_rows_come_back_as_model_instances_and_are_gone(acme):
-    kept = _pending(acme.connection, "b" * 64)
-    taken = _pending(acme.connection, "a" * 64, next_path="/x")
+    kept = verified_sign_in(acme.connection, "b" * 64)
+    taken = verified_sign_in(acme.connection, "a" * 64, next_path="/x")
 
     with statements() as ran:
         rows = delete_returning(
@@ -51,7 +40,7 @@ def test_the_rows_come_back_as_model_instances_and_are_gone(acme):
 
 
 def test_a_row_is_handed_out_once(acme):
-    _pending(acme.connection, "a" * 64)
+    verified_sign_in(acme.connection, "a" * 64)
     query = VerifiedSignIn.objects.filter(token_hash="a" * 64)
 
     assert len(delete_returning(query)) == 1
@@ -59,14 +48,14 @@ def test_a_row_is_handed_out_once(acme):
 
 
 def test_expired_rows_do_not_match(acme):
-    _pending(acme.connection, "a" * 64, expires_at=timezone.now() - timedelta(seconds=1))
+    verified_sign_in(acme.connection, "a" * 64, expires_at=timezone.now() - timedelta(seconds=1))
 
     assert delete_returning(VerifiedSignIn.objects.filter(expires_at__gt=timezone.now())) == []
     assert VerifiedSignIn.objects.count() == 1
 
 
 def test_a_filter_nothing_can_match_runs_no_statement(acme):
-    _pending(acme.connection, "a" * 64)
+    verified_sign_in(acme.connection, "a" * 64)
 
     with statements() as ran:
         assert delete_returning(VerifiedSignIn.objects.filter(pk__in=[])) == []
@@ -74,7 +63,7 @@ def test_a_filter_nothing_can_match_runs_no_statement(acme):
 
 
 def test_filters_across_a_join_and_no_filter_at_all_are_refused(acme):
-    _pending(acme.connection, "a" * 64)
+    verified_sign_in(acme.connection, "a" * 64)
 
     with pytest.raises(ValueError, match="own table"):
         delete_returning(VerifiedSignIn.objects.filter(connection__name="acme"))
