@@ -11,11 +11,9 @@ from lxml import etree
 
 from accounts.models import User
 from accounts.services import user_sessions_end
-from audit.models import Severity
-from audit.services import audit_record, refusal_tally
+from audit.services import audit_record
 from connections import saml_messages, saml_sp_crypto
 from connections.exceptions import (
-    ConnectionUnknown,
     SamlInResponseToMismatch,
     SamlMalformed,
     SamlStatusFailure,
@@ -35,8 +33,8 @@ from connections.models import (
 )
 from connections.saml_bindings import MAX_RELAY_STATE, Received, post_fields, redirect_url
 from connections.saml_inspection import SAMLP, parse_message, text_of
+from connections.sign_in.common import refusal_record
 from connections.sp_keys import sp_request_signer, sp_signing_key_pair
-from core.untrusted import clip, clip_fields
 
 
 @dataclass
@@ -82,20 +80,14 @@ def slo_receive(*, connection: Connection, received: Received) -> SloOutcome:
 def logout_refusal_record(
     *, error: SignInRefused, connection: Connection | None, context: dict | None = None
 ) -> None:
-    """The audit event of a refused logout message, every value clipped (the message is
-    anyone's); for a connection that does not exist, only a count (``refusal_tally``), as for
-    sign-ins."""
-    if connection is None and isinstance(error, ConnectionUnknown):
-        refusal_tally(code=error.code, endpoint="slo", name=str(error.extra.get("name", "")))
-        return
-    audit_record(
-        action="sso.logout_refused",
+    """The audit event of a refused logout message, its target the NameID it named."""
+    refusal_record(
+        error=error,
         connection=connection,
-        actor_label="idp",
-        target=clip(str(error.extra.get("name_id", ""))),
-        severity=Severity.WARNING,
-        error_code=error.code,
-        details=clip_fields({**error.extra, **(context or {})}),
+        action="sso.logout_refused",
+        endpoint="slo",
+        target=error.extra.get("name_id", ""),
+        context=context,
     )
 
 

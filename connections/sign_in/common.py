@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from connections.exceptions import (
-    ConnectionDisabled,
-)
+from audit.models import Severity
+from audit.services import audit_record, refusal_tally
+from connections.exceptions import ConnectionDisabled, ConnectionUnknown, SignInRefused
 from connections.models import (
     Connection,
     ConnectionStatus,
 )
 from connections.sp_metadata import sp_metadata
+from core.untrusted import clip, clip_fields
 
 PENDING_REQUEST_LIFETIME = timedelta(minutes=10)
 
@@ -23,6 +24,34 @@ def saml_adapter():
     from connections import saml
 
     return saml
+
+
+def refusal_record(
+    *,
+    error: SignInRefused,
+    connection: Connection | None,
+    action: str,
+    endpoint: str,
+    target: object,
+    context: dict | None = None,
+) -> None:
+    """The audit event of a refused SAML message (a sign-in, a logout): the code, and what
+    support needs to fix it, every value clipped (``core.untrusted``: the message refused is
+    anyone's). A request for a connection that does not exist is only counted
+    (``audit.services.refusal_tally``): its name is the caller's invention, and one row per
+    request would let anyone fill the trail."""
+    if connection is None and isinstance(error, ConnectionUnknown):
+        refusal_tally(code=error.code, endpoint=endpoint, name=str(error.extra.get("name", "")))
+        return
+    audit_record(
+        action=action,
+        connection=connection,
+        actor_label="idp",
+        target=clip(str(target)),
+        severity=Severity.WARNING,
+        error_code=error.code,
+        details=clip_fields({**error.extra, **(context or {})}),
+    )
 
 
 def sp_metadata_document(connection: Connection) -> bytes:

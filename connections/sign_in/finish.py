@@ -10,12 +10,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import team_lookup, user_find_for_sign_in
-from audit.models import Severity
-from audit.services import audit_record, refusal_tally
+from audit.services import audit_record
 from connections.attributes import describe_sent, map_identity
 from connections.exceptions import (
     AttributeMissing,
-    ConnectionUnknown,
     SamlExpired,
     SamlInResponseToMismatch,
     SamlReplayed,
@@ -27,10 +25,9 @@ from connections.models import (
     SeenAssertion,
     VerifiedSignIn,
 )
-from connections.sign_in.common import require_usable, secret_hash
+from connections.sign_in.common import refusal_record, require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
 from core.compiled import CompiledQuery, insert_row
-from core.untrusted import clip, clip_fields
 
 
 def _pending(connection: Connection, finish_token: str | None):
@@ -276,19 +273,12 @@ def sign_in_refusal_record(
     endpoint: str = "",
     context: dict | None = None,
 ) -> None:
-    """The audit event of a refused sign-in: the code, and what support needs to fix it, every
-    value clipped (``core.untrusted``: the response that was refused is anyone's). A request for
-    a connection that does not exist is only counted (``audit.services.refusal_tally``): its
-    name is the caller's invention, and one row per request would let anyone fill the trail."""
-    if connection is None and isinstance(error, ConnectionUnknown):
-        refusal_tally(code=error.code, endpoint=endpoint, name=str(error.extra.get("name", "")))
-        return
-    audit_record(
-        action="sso.login_refused",
+    """The audit event of a refused sign-in, its target the email the response named."""
+    refusal_record(
+        error=error,
         connection=connection,
-        actor_label="idp",
-        target=clip(str(error.extra.get("email", ""))),
-        severity=Severity.WARNING,
-        error_code=error.code,
-        details=clip_fields({**error.extra, **(context or {})}),
+        action="sso.login_refused",
+        endpoint=endpoint,
+        target=error.extra.get("email", ""),
+        context=context,
     )
