@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.provisioning.oauth_helpers import OktaClient
 from tests.provisioning.scim_helpers import ScimClient
 
 
@@ -21,3 +22,9 @@ def acme_scim(scim) -> ScimClient:
 @pytest.fixture
 def globex_scim(globex) -> ScimClient:
     return ScimClient.for_connection(globex.connection)
+
+
+@pytest.fixture
+def okta(db) -> OktaClient:
+    """Okta's "Authenticate with ..." client, registered as an OAuth application."""
+    return OktaClient.register()

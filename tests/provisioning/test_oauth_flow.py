@@ -58,11 +58,6 @@ pytestmark = pytest.mark.django_db
 STATE = "okta-state-Zm9vYmFy"
 
 
-@pytest.fixture
-def okta(db) -> OktaClient:
-    return OktaClient.register()
-
-
 def scim_user_names(token: str) -> tuple[int, set[str]]:
     status, body = ScimClient(token).get("Users")
     if status != 200:

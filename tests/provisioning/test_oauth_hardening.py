@@ -32,11 +32,6 @@ pytestmark = pytest.mark.django_db
 STATE = "hardening-state"
 
 
-@pytest.fixture
-def okta(db) -> OktaClient:
-    return OktaClient.register()
-
-
 def approve(okta: OktaClient, user, *, scope: str = "scim", **extra):
     """The user approves on the page as rendered; returns the redirect to the callback."""
     client = browser()
