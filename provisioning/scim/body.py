@@ -155,12 +155,13 @@ def _check_text(text: str, where: str) -> None:
 
 
 class ScimJSONParser(BaseParser):
-    """application/scim+json and application/json (Okta sends the latter), read as above."""
+    """application/scim+json and application/json (Okta sends the latter), read as above. The
+    charset was checked before (``check_framing``, from ``ScimView.initial``): every SCIM view
+    runs it before anything reads the body."""
 
     media_type = MEDIA_TYPE
 
     def parse(self, stream, media_type=None, parser_context=None):
-        check_charset(media_type or "")
         request = (parser_context or {}).get("request")
         return decode_json(read_capped(stream, _declared_length(request)))
 
