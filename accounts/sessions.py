@@ -17,11 +17,12 @@ deprovisioning task ends sessions through it like through Django's.
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, CreateError, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError
-from django.utils.crypto import get_random_string
 
 from core.compiled import CompiledQuery, Param, insert_row
 
@@ -29,6 +30,22 @@ _SESSION_UPDATE = CompiledQuery(
     lambda key, data, expires: Session.objects.filter(session_key=key),
     update={"session_data": Param("data"), "expire_date": Param("expires")},
 )
+
+
+_KEY_LENGTH = 32
+_KEY_SPACE = len(VALID_KEY_CHARS) ** _KEY_LENGTH
+
+
+def _new_session_key() -> str:
+    """32 characters of ``VALID_KEY_CHARS``, uniformly random as Django's
+    ``get_random_string(32, VALID_KEY_CHARS)``, from one draw of the OS's generator (a number
+    below 36^32, written in base 36) rather than one draw per character."""
+    number = secrets.randbelow(_KEY_SPACE)
+    characters = []
+    for _ in range(_KEY_LENGTH):
+        number, digit = divmod(number, len(VALID_KEY_CHARS))
+        characters.append(VALID_KEY_CHARS[digit])
+    return "".join(characters)
 
 
 class SessionStore(DatabaseSessionStore):
@@ -39,7 +56,7 @@ class SessionStore(DatabaseSessionStore):
 
     def create(self) -> None:
         # Unlike Django's, no row yet: the first save inserts it (with the data by then).
-        self._session_key = get_random_string(32, VALID_KEY_CHARS)
+        self._session_key = _new_session_key()
         self._row_missing = True
         self._get_session(no_load=True)
         self.modified = True

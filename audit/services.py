@@ -23,9 +23,12 @@ def audit_record(
     details: dict[str, Any] | None = None,
     severity: str = Severity.INFO,
     error_code: str = "",
+    read_key: bool = True,
 ) -> AuditEvent:
     """Write one audit event. Callers run it inside their own transaction so the event and the
-    change it describes commit (or roll back) together."""
+    change it describes commit (or roll back) together. With ``read_key=False`` the event's id
+    is not read back (it stays unset): inside ``core.persistence.pipelined()`` the write then
+    waits for no answer."""
     # The connection's company by its id: the company row need not be read for this.
     company_id = company.pk if company is not None else getattr(connection, "company_id", None)
     if actor is not None and not actor.is_authenticated:
@@ -44,7 +47,7 @@ def audit_record(
         severity=severity,
         error_code=error_code,
     )
-    return insert_row(event)
+    return insert_row(event, read_key=read_key)
 
 
 #: Distinct names tallied one by one per day; beyond, they share the "other names" row.

@@ -44,12 +44,13 @@ from connections.sign_in import (
     acs_receive,
     binding_cookie_name,
     may_test_login,
-    sign_in_complete,
+    sign_in_audit,
     sign_in_discard,
     sign_in_identity,
     sign_in_refusal_record,
     sign_in_start,
     sign_in_test_report,
+    sign_in_user,
     sp_metadata_document,
     verified_sign_in_consume,
     verified_sign_in_get,
@@ -281,10 +282,11 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                 if link is not None:
                     setup_link_record_test(link=link, report=report)
             elif not stay:  # staying who they are only uses the pending sign-in up
-                user = sign_in_complete(record=record, browser_secret=browser_secret)
+                user = sign_in_user(record=record, browser_secret=browser_secret)
                 # Every check has passed: what is left only writes (PostgreSQL sends it without
                 # waiting for each answer, core.persistence.pipelined).
                 with pipelined():
+                    sign_in_audit(record=record, user=user)
                     django_login(request, user, backend=_MODEL_BACKEND)
                     # The session row, written here with the rest and only here (the
                     # middleware's save of the same data writes nothing: accounts.sessions).

@@ -71,6 +71,9 @@ class CompiledQuery(Generic[M]):
         self._model: type[M] | None = None
 
     def fetch(self, **values: Any) -> list[M]:
+        return self._compiled_for(values).run(values)
+
+    def _compiled_for(self, values: dict[str, Any]) -> _Compiled:
         model = self._model or self._build(**values).model
         self._model = model
         writes = self._delete or bool(self._update)
@@ -86,11 +89,25 @@ class CompiledQuery(Generic[M]):
             compiled = per_wrapper[shape] = _compile(
                 self._build, values, wrapper, self._delete, self._update
             )
-        return compiled.run(values)
+        return compiled
 
     def first(self, **values: Any) -> M | None:
         rows = self.fetch(**values)
         return rows[0] if rows else None
+
+    def start(self, **values: Any) -> Started[M]:
+        """The statement sent, its rows read when ``rows()`` is called. Inside
+        ``core.persistence.pipelined()`` several statements started one after another reach
+        PostgreSQL in one round trip (the first ``rows()`` waits for all of them); anywhere
+        else it is ``fetch`` in two steps."""
+        return self._compiled_for(values).start(values)
+
+    def apply(self, **values: Any) -> None:
+        """Run an ``update=`` or ``delete=`` query for its effect only: nothing is read back, so
+        inside ``pipelined()`` it waits for no answer."""
+        if not (self._delete or self._update):
+            raise ValueError("apply() runs a compiled update or delete")
+        self._compiled_for(values).start(values).discard()
 
 
 class _Compiled:
@@ -104,6 +121,14 @@ class _Compiled:
         self.compiler = compiler
 
     def run(self, values: dict[str, Any]) -> list:
+        with self.wrapper.cursor() as cursor:
+            cursor.execute(self.sql, self._params(values))
+            return self.instances(cursor.fetchall())
+
+    def start(self, values: dict[str, Any]) -> Started:
+        return Started(self.wrapper, self.sql, self._params(values), self.instances)
+
+    def _params(self, values: dict[str, Any]) -> list:
         params = []
         for slot in self.slots:
             if slot[0] == "fixed":
@@ -112,13 +137,48 @@ class _Compiled:
             _, name, index = slot
             value = values[name] if index is None else values[name][index]
             params.append(_adapt(value, self.wrapper))
-        with self.wrapper.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            rows = cursor.fetchall()
+        return params
+
+    def instances(self, rows: list) -> list:
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
         alias = self.wrapper.alias
         return [self.model.from_db(alias, self.attnames, row) for row in rows]
+
+
+class Started(Generic[M]):
+    """A statement sent on its own cursor; ``rows()`` reads its result (once) and closes the
+    cursor. Through Django's cursor: its execute wrappers and error translation apply, and a
+    database error raised when the rows are read marks the transaction for rollback."""
+
+    def __init__(self, wrapper, sql: str, params: list, convert: Callable[[list], list]) -> None:
+        self._wrapper = wrapper
+        self._convert = convert
+        self._cursor = wrapper.cursor()
+        try:
+            with transaction.mark_for_rollback_on_error(wrapper.alias):
+                self._cursor.execute(sql, params)
+        except BaseException:
+            self._cursor.close()
+            raise
+
+    def rows(self) -> list[M]:
+        try:
+            with transaction.mark_for_rollback_on_error(self._wrapper.alias):
+                return self._convert(self._cursor.fetchall())
+        finally:
+            self._cursor.close()
+
+    def discard(self) -> None:
+        """Its result is not wanted: the cursor is closed without reading it (inside a
+        pipeline the answer is read, and an error raised, at the pipeline's next sync)."""
+        self._cursor.close()
+
+
+def started_sql(sql: str, params: list, *, using: str = "default") -> Started[tuple]:
+    """Like ``CompiledQuery.start`` for a statement the ORM cannot build: ``rows()`` gives the
+    plain tuples."""
+    return Started(connections[using], sql, params, list)
 
 
 def _adapt(value: Any, wrapper) -> Any:
@@ -205,11 +265,14 @@ def insert_row(
     on_conflict: OnConflict | None = None,
     unique_fields: tuple[str, ...] = (),
     update_fields: tuple[str, ...] = (),
+    read_key: bool = True,
 ) -> M:
     """``instance.save(force_insert=True)`` (or, with ``on_conflict``, the one-row
     ``bulk_create(ignore_conflicts=... / update_conflicts=...)``) with the INSERT Django compiled
     for the model once per process: the values prepared by Django's insert compiler as a save
-    prepares them, the generated key read back from ``RETURNING``. What ``save()`` adds is not
+    prepares them, the generated key read back from ``RETURNING`` (unless ``read_key=False``: the
+    instance's key then stays unset, and inside ``core.persistence.pipelined()`` the INSERT waits
+    for no answer). What ``save()`` adds is not
     done: no ``pre_save``/``post_save`` signals (none is connected to the models written this
     way), no parent tables. A clash raises ``IntegrityError`` as ``save()`` does."""
     model = type(instance)
@@ -218,12 +281,13 @@ def insert_row(
     wrapper = connections[router.db_for_write(model, instance=instance)]
     auto = model._meta.auto_field
     pk_set = instance.pk is not None
-    key = (model, on_conflict, unique_fields, update_fields, pk_set)
+    returning = read_key and not pk_set
+    key = (model, on_conflict, unique_fields, update_fields, pk_set, returning)
     per_wrapper = _inserts.setdefault(wrapper, {})
     compiled = per_wrapper.get(key)
     if compiled is None:
         compiled = per_wrapper[key] = _CompiledInsert(
-            wrapper, model, on_conflict, unique_fields, update_fields, pk_set
+            wrapper, model, on_conflict, unique_fields, update_fields, pk_set, returning
         )
     params = [
         compiled.compiler.prepare_value(field, compiled.compiler.pre_save_val(field, instance))
@@ -242,7 +306,9 @@ _inserts: weakref.WeakKeyDictionary[Any, dict[tuple, _CompiledInsert]] = weakref
 
 
 class _CompiledInsert:
-    def __init__(self, wrapper, model, on_conflict, unique_fields, update_fields, pk_set) -> None:
+    def __init__(
+        self, wrapper, model, on_conflict, unique_fields, update_fields, pk_set, returning
+    ) -> None:
         meta = model._meta
         self.fields = [
             field
@@ -250,7 +316,7 @@ class _CompiledInsert:
             if not field.generated and (pk_set or field is not meta.auto_field)
         ]
         self.returning = bool(
-            not pk_set
+            returning
             and meta.auto_field is not None
             and on_conflict is None
             and wrapper.features.can_return_columns_from_insert

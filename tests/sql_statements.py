@@ -25,6 +25,9 @@ class Statements:
     autocommit) and ``savepoints``."""
 
     sql: list[str] = field(default_factory=list)
+    #: Per statement: sent in PostgreSQL's pipeline mode (``core.persistence.pipelined``), so
+    #: it waits for no answer of its own.
+    in_pipeline: list[bool] = field(default_factory=list)
     transactions: int = 0
     savepoints: int = 0
     _blocks: list[object] = field(default_factory=list)
@@ -36,16 +39,18 @@ class Statements:
         """The first word and table of each statement, to read a failure at a glance."""
         return [_kind(sql) for sql in self.sql]
 
+    def pipelined(self) -> list[str]:
+        """The kinds of the statements sent in pipeline mode, in order."""
+        return [_kind(sql) for sql, piped in zip(self.sql, self.in_pipeline, strict=True) if piped]
+
 
 def _kind(sql: str) -> str:
+    """The verb and the table it acts on (an ``INSERT ... SELECT ... FROM`` names its INTO)."""
     words = sql.replace('"', "").split()
     verb = words[0].upper()
-    table = ""
-    for keyword in ("FROM", "INTO", "UPDATE"):
-        upper = [word.upper() for word in words]
-        if keyword in upper[:-1] and (keyword != "UPDATE" or verb == "UPDATE"):
-            table = words[upper.index(keyword) + 1]
-            break
+    upper = [word.upper() for word in words]
+    keyword = {"INSERT": "INTO", "REPLACE": "INTO", "UPDATE": "UPDATE"}.get(verb, "FROM")
+    table = words[upper.index(keyword) + 1] if keyword in upper[:-1] else ""
     return f"{verb} {table}".strip()
 
 
@@ -59,6 +64,7 @@ def statements() -> Iterator[Statements]:
             seen.savepoints += verb == "SAVEPOINT"
             return execute(sql, params, many, context)
         seen.sql.append(sql)
+        seen.in_pipeline.append(_in_pipeline())
         writes = verb in _WRITES
         if connection.in_atomic_block:
             outermost = connection.atomic_blocks[0]
@@ -71,3 +77,11 @@ def statements() -> Iterator[Statements]:
 
     with connection.execute_wrapper(record):
         yield seen
+
+
+def _in_pipeline() -> bool:
+    if connection.vendor != "postgresql" or connection.connection is None:
+        return False
+    from psycopg import pq
+
+    return connection.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF

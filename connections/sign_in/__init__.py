@@ -16,11 +16,12 @@ from connections.sign_in.common import (
     sp_metadata_document,
 )
 from connections.sign_in.finish import (
-    sign_in_complete,
+    sign_in_audit,
     sign_in_discard,
     sign_in_identity,
     sign_in_refusal_record,
     sign_in_test_report,
+    sign_in_user,
     verified_sign_in_consume,
     verified_sign_in_get,
 )
@@ -37,12 +38,13 @@ __all__ = [
     "binding_cookie_name",
     "may_test_login",
     "secret_hash",
-    "sign_in_complete",
+    "sign_in_audit",
     "sign_in_discard",
     "sign_in_identity",
     "sign_in_refusal_record",
     "sign_in_start",
     "sign_in_test_report",
+    "sign_in_user",
     "sp_metadata_document",
     "verified_sign_in_consume",
     "verified_sign_in_get",

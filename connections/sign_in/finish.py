@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import asdict
 
-from django.db import IntegrityError, transaction
+from django.db import connection as database
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -27,7 +29,8 @@ from connections.models import (
 )
 from connections.sign_in.common import refusal_record, require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from core.compiled import CompiledQuery, insert_row
+from core.compiled import CompiledQuery, Started, started_sql
+from core.persistence import pipelined
 
 
 def _pending(connection: Connection, finish_token: str | None):
@@ -66,42 +69,64 @@ def verified_sign_in_get(*, connection: Connection, finish_token: str | None) ->
 def verified_sign_in_consume(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
     """The pending sign-in of this browser, taken in one statement (``UPDATE ... RETURNING``:
     only one request can finish it), its assertion recorded as used (``SeenAssertion``,
-    durable). Run it in the finish step's transaction; on a refusal the view discards it
-    (``sign_in_discard``), since the rollback puts it back."""
-    consumed = (
-        _PENDING_TAKE.fetch(
-            token_hash=secret_hash(finish_token),
-            connection_id=connection.pk,
-            now=timezone.now(),
-        )
-        if finish_token
-        else []
-    )
+    durable) by the statement before it. Run it in the finish step's transaction; on a refusal
+    the view discards it (``sign_in_discard``), since the rollback puts it back. On PostgreSQL
+    the transaction's start and both statements go out together (one round trip)."""
+    if not finish_token:
+        raise _no_longer_pending()
+    token_hash, now = secret_hash(finish_token), timezone.now()
+    with pipelined():
+        recorded = _assertion_use_record(token_hash, connection.pk, now)
+        taken = _PENDING_TAKE.start(token_hash=token_hash, connection_id=connection.pk, now=now)
+        consumed, newly_used = taken.rows(), recorded.rows()
     if not consumed:
         raise _no_longer_pending()
     record = consumed[0]
+    if not newly_used:
+        # Used already: the ACS refused any second use (the verified sign-in's unique assertion
+        # ID); this holds where that memory is lost (PostgreSQL keeps verified sign-ins in an
+        # unlogged table, which a server crash empties). The refusal rolls the use back.
+        raise SamlReplayed(extra={"assertion_id": record.assertion_id})
     # The connection may have been disabled between the ACS and now: every login refused.
     require_usable(connection, test_login=record.test_login)
     record.connection = connection  # fetched once per request, by the view
-    _assertion_used(record)
     return record
 
 
-def _assertion_used(record: VerifiedSignIn) -> None:
-    """The durable record that this assertion was used. The ACS refused any second use already
-    (the verified sign-in's unique assertion ID); this one also holds where that memory is lost
-    (PostgreSQL keeps verified sign-ins in an unlogged table, emptied by a server crash).
-    Without a savepoint: a clash refuses the whole step."""
-    try:
-        insert_row(
-            SeenAssertion(
-                connection=record.connection,
-                assertion_id=record.assertion_id,
-                expires_at=record.remember_until,
-            )
-        )
-    except IntegrityError:
-        raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
+def _assertion_use_record(token_hash: str, connection_id: int, now) -> Started[tuple]:
+    """``SeenAssertion`` for the assertion of the pending sign-in ``token_hash`` names (none if
+    none is pending), unless that assertion is recorded already: the statement hands back the
+    assertion ID it recorded, so no row back means a replay (or nothing pending)."""
+    sql = _ASSERTION_USE_SQL.get(database.vendor)
+    if sql is None:
+        sql = _ASSERTION_USE_SQL[database.vendor] = _assertion_use_sql(database.ops.quote_name)
+    now = database.ops.adapt_datetimefield_value(now)
+    return started_sql(sql, [now, token_hash, connection_id, now])
+
+
+_ASSERTION_USE_SQL: dict[str, str] = {}  # per database vendor
+
+
+def _assertion_use_sql(quote: Callable[[str], str]) -> str:
+    """Written out here: the ORM has no INSERT ... SELECT. Every name comes from the models'
+    options, quoted by the backend; every value is a parameter."""
+    seen, pending = SeenAssertion._meta, VerifiedSignIn._meta
+
+    def column(meta, name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    # Names from the models' options, values as parameters:
+    return (
+        f"INSERT INTO {quote(seen.db_table)} ({column(seen, 'connection')}, "  # noqa: S608
+        f"{column(seen, 'assertion_id')}, {column(seen, 'created_at')}, "
+        f"{column(seen, 'expires_at')}) "
+        f"SELECT {column(pending, 'connection')}, {column(pending, 'assertion_id')}, %s, "
+        f"{column(pending, 'remember_until')} FROM {quote(pending.db_table)} "
+        f"WHERE {column(pending, 'token_hash')} = %s AND {column(pending, 'connection')} = %s "
+        f"AND {column(pending, 'expires_at')} > %s "
+        f"ON CONFLICT ({column(seen, 'connection')}, {column(seen, 'assertion_id')}) DO NOTHING "
+        f"RETURNING {column(seen, 'assertion_id')}"
+    )
 
 
 def sign_in_identity(record: VerifiedSignIn):
@@ -161,15 +186,19 @@ def attribute_missing(
     )
 
 
-def sign_in_complete(*, record: VerifiedSignIn, browser_secret: str | None) -> User:
-    """The user a consumed verified sign-in signs in (JIT-creating them), with the audit event;
-    in the caller's transaction (the finish step's one)."""
+def sign_in_user(*, record: VerifiedSignIn, browser_secret: str | None) -> User:
+    """Every check of the finish step on a consumed verified sign-in, and the user it signs in
+    (JIT-creating them); in the caller's transaction (the finish step's one)."""
     _check_browser_binding(record, browser_secret)
-    connection = record.connection
-    user = saml_user_resolve(connection=connection, identity=sign_in_identity(record))
+    return saml_user_resolve(connection=record.connection, identity=sign_in_identity(record))
+
+
+def sign_in_audit(*, record: VerifiedSignIn, user: User) -> None:
+    """The audit event of a sign-in ``sign_in_user`` accepted; its id is not read back, so it is
+    one of the finish step's writes that wait for no answer (``core.persistence.pipelined``)."""
     audit_record(
         action="sso.login",
-        connection=connection,
+        connection=record.connection,
         actor=user,
         target=user.email,
         details={
@@ -178,8 +207,8 @@ def sign_in_complete(*, record: VerifiedSignIn, browser_secret: str | None) -> U
             "issuer": record.identity["issuer"],
             "session_index": record.identity["session_index"],
         },
+        read_key=False,
     )
-    return user
 
 
 def sign_in_test_report(

@@ -5,7 +5,7 @@ Django's database store (same table, same rows, same refusal of a session that v
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.backends.base import UpdateError
+from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
 from django.contrib.sessions.models import Session
 
@@ -98,3 +98,20 @@ def test_a_value_changed_in_place_is_written():
     session.save()
 
     assert SessionStore(session_key=session.session_key).load() == {"teams": ["Sales", "Marketing"]}
+
+
+def test_new_keys_are_32_characters_drawn_from_every_valid_character():
+    """One draw of 36^32 written in base 36: each key its own, every position uniform over
+    Django's VALID_KEY_CHARS (over 2,000 keys each character shows up at every position)."""
+    keys = [_new_key() for _ in range(2000)]
+
+    assert len(set(keys)) == len(keys)
+    assert all(len(key) == 32 and set(key) <= set(VALID_KEY_CHARS) for key in keys)
+    for position in (0, 15, 31):
+        assert {key[position] for key in keys} == set(VALID_KEY_CHARS)
+
+
+def _new_key() -> str:
+    session = SessionStore()
+    session.create()  # what a login's cycle_key does: a key picked without asking the database
+    return session.session_key
