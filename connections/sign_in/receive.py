@@ -247,9 +247,10 @@ def _pending_request_consume(
 
 def _verified_sign_in_record(connection: Connection, record: VerifiedSignIn) -> VerifiedSignIn:
     """Inside the caller's transaction, if any, without a savepoint: an assertion ID this
-    connection has seen (unique per connection) refuses the whole step."""
+    connection has seen (unique per connection) refuses the whole step. Its id is not read back:
+    the finish step finds it by its token."""
     try:
-        insert_row(record)
+        insert_row(record, read_key=False)
     except IntegrityError:
         raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
     return record
