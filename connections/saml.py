@@ -288,9 +288,9 @@ def _verify_in_process(connection: Connection, inspected: InspectedResponse) -> 
     except etree.DocumentInvalid as error:
         raise SamlMalformed(extra={"reason": f"schema: {error}"[:500]}) from None
     trusted = trusted_keys(connection)
-    for element in inspected.signed_elements:
+    for element, profile in inspected.signatures_to_verify:
         try:
-            saml_crypto.verify_enveloped(element, trusted)
+            saml_crypto.verify_enveloped(element, trusted, profile=profile)
         except saml_crypto.SignatureMisplaced as error:
             raise SamlMalformed(extra={"reason": error.reason}) from None
         except saml_crypto.SignatureRefused as error:
