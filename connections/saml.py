@@ -34,7 +34,7 @@ import logging
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
@@ -88,6 +88,18 @@ class VerifiedAssertion:
     # Kept for Single Logout: a LogoutRequest names the person exactly as the assertion did.
     name_qualifier: str = ""
     sp_name_qualifier: str = ""
+
+    def as_identity(self) -> dict:
+        """What ``dataclasses.asdict`` returns (the identity a verified sign-in keeps for the
+        finish step), without its recursive deep copy of every string: the containers are
+        copied, the strings are immutable."""
+        identity = {name: getattr(self, name) for name in _ASSERTION_FIELDS}
+        identity["attributes"] = {name: list(values) for name, values in self.attributes.items()}
+        identity["friendly_names"] = dict(self.friendly_names)
+        return identity
+
+
+_ASSERTION_FIELDS = tuple(field.name for field in fields(VerifiedAssertion))
 
 
 def xmlsec_binary() -> str:
@@ -276,9 +288,9 @@ def _verify_in_process(connection: Connection, inspected: InspectedResponse) -> 
     except etree.DocumentInvalid as error:
         raise SamlMalformed(extra={"reason": f"schema: {error}"[:500]}) from None
     trusted = trusted_keys(connection)
-    for element in inspected.signed_elements:
+    for element, profile in inspected.signatures_to_verify:
         try:
-            saml_crypto.verify_enveloped(element, trusted)
+            saml_crypto.verify_enveloped(element, trusted, profile=profile)
         except saml_crypto.SignatureMisplaced as error:
             raise SamlMalformed(extra={"reason": error.reason}) from None
         except saml_crypto.SignatureRefused as error:

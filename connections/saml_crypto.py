@@ -211,6 +211,22 @@ def _q(tag: str) -> str:
     return f"{{{DS}}}{tag}"
 
 
+# The tags and layouts the profile allows, spelled once (each check compares against them).
+_SIGNATURE = _q("Signature")
+_REFERENCE = _q("Reference")
+_OBJECT = _q("Object")
+_TRANSFORM = _q("Transform")
+_INCLUSIVE_NAMESPACES = (f"{{{EXC_C14N}}}InclusiveNamespaces",)
+_SIGNATURE_LAYOUTS = (
+    [_q("SignedInfo"), _q("SignatureValue")],
+    [_q("SignedInfo"), _q("SignatureValue"), _q("KeyInfo")],
+)
+_SIGNED_INFO_LAYOUT = [_q("CanonicalizationMethod"), _q("SignatureMethod"), _REFERENCE]
+_REFERENCE_LAYOUT = [_q("Transforms"), _q("DigestMethod"), _q("DigestValue")]
+_TRANSFORMS_LAYOUT = [_TRANSFORM, _TRANSFORM]
+_TRANSFORM_ALGORITHMS = [ENVELOPED, EXC_C14N]
+
+
 def _algorithm(element: etree._Element | None, what: str) -> str:
     algorithm = element.get("Algorithm", "") if element is not None else ""
     if not algorithm:
@@ -237,7 +253,7 @@ def _only_children(element: etree._Element, allowed: tuple[str, ...], where: str
 
 
 def _inclusive_namespaces_only(element: etree._Element, where: str) -> None:
-    _only_children(element, (f"{{{EXC_C14N}}}InclusiveNamespaces",), where)
+    _only_children(element, _INCLUSIVE_NAMESPACES, where)
 
 
 @dataclass(frozen=True)
@@ -257,28 +273,23 @@ def check_signature_profile(signature: etree._Element, element: etree._Element) 
     ``AlgorithmRefused``."""
     if signature.getparent() is not element:
         raise SignatureMisplaced("the signature is not a direct child of the signed element")
-    if len(element.findall(_q("Signature"))) != 1:
+    if len(element.findall(_SIGNATURE)) != 1:
         raise SignatureMisplaced("more than one signature on one element")
     element_id = element.get("ID") or ""
     if not element_id:
         raise SignatureMisplaced("the signed element has no ID")
 
     children = [child.tag for child in signature]
-    if children not in (
-        [_q("SignedInfo"), _q("SignatureValue")],
-        [_q("SignedInfo"), _q("SignatureValue"), _q("KeyInfo")],
-    ):
-        if _q("Object") in children:
+    if children not in _SIGNATURE_LAYOUTS:
+        if _OBJECT in children:
             raise SignatureMisplaced("the signature carries a ds:Object (unsigned content)")
         raise SignatureMisplaced(f"unexpected signature layout: {children}")
     signed_info = signature[0]
 
     layout = [child.tag for child in signed_info]
-    if layout.count(_q("Reference")) != 1:
-        raise SignatureMisplaced(
-            f"{layout.count(_q('Reference'))} References; exactly one is allowed"
-        )
-    if layout != [_q("CanonicalizationMethod"), _q("SignatureMethod"), _q("Reference")]:
+    if layout.count(_REFERENCE) != 1:
+        raise SignatureMisplaced(f"{layout.count(_REFERENCE)} References; exactly one is allowed")
+    if layout != _SIGNED_INFO_LAYOUT:
         raise SignatureMisplaced(f"unexpected SignedInfo layout: {layout}")
     c14n, method, reference = signed_info
     if reference.get("URI") != f"#{element_id}":
@@ -286,11 +297,7 @@ def check_signature_profile(signature: etree._Element, element: etree._Element) 
             "the signature does not reference the element that carries it "
             f"(URI={reference.get('URI')!r})"
         )
-    if [child.tag for child in reference] != [
-        _q("Transforms"),
-        _q("DigestMethod"),
-        _q("DigestValue"),
-    ]:
+    if [child.tag for child in reference] != _REFERENCE_LAYOUT:
         raise SignatureMisplaced(f"unexpected Reference layout: {[c.tag for c in reference]}")
 
     if _algorithm(c14n, "canonicalization") != EXC_C14N:
@@ -304,10 +311,9 @@ def check_signature_profile(signature: etree._Element, element: etree._Element) 
 
     transforms = list(reference[0])
     algorithms = [transform.get("Algorithm") for transform in transforms]
-    if [transform.tag for transform in transforms] != [_q("Transform")] * 2 or algorithms != [
-        ENVELOPED,
-        EXC_C14N,
-    ]:
+    if [
+        transform.tag for transform in transforms
+    ] != _TRANSFORMS_LAYOUT or algorithms != _TRANSFORM_ALGORITHMS:
         raise AlgorithmRefused(
             f"transforms not accepted (enveloped-signature then exclusive c14n only): {algorithms}"
         )
@@ -338,13 +344,18 @@ def _context(key: xmlsec.Key, profile: SignatureProfile) -> xmlsec.SignatureCont
     return context
 
 
-def verify_enveloped(element: etree._Element, trusted: TrustedKeys) -> None:
+def verify_enveloped(
+    element: etree._Element, trusted: TrustedKeys, *, profile: SignatureProfile | None = None
+) -> None:
     """Verify the enveloped signature of ``element`` with the trusted keys; raise
-    ``SignatureRefused`` (one of its subclasses) unless one of them verifies it."""
-    signature = element.find(_q("Signature"))
+    ``SignatureRefused`` (one of its subclasses) unless one of them verifies it. ``profile``:
+    what ``check_signature_profile`` returned for this element's signature in this same tree
+    (``inspect_response`` checks every signature of a Response); read here when not given."""
+    signature = element.find(_SIGNATURE)
     if signature is None:
         raise SignatureMisplaced("the element is not signed")
-    profile = check_signature_profile(signature, element)
+    if profile is None:
+        profile = check_signature_profile(signature, element)
     candidates = [key for key in trusted.keys if key.kind == profile.key_kind]
     for candidate in candidates:
         context = _context(candidate.key, profile)

@@ -55,6 +55,7 @@ from connections.sign_in import (
     verified_sign_in_consume,
     verified_sign_in_get,
 )
+from connections.sso_paths import sso_path
 from core.persistence import pipelined
 from core.untrusted import clip_fields
 
@@ -233,7 +234,7 @@ def acs(request: HttpRequest, name: str) -> HttpResponse:
         return _unavailable(request, error, connection)
     # Finish on a same-site GET, where the browser's session cookie is visible (see
     # VerifiedSignIn). 303 turns the POST into a GET.
-    response = HttpResponseRedirect(reverse("sso-finish", args=[connection.name]))
+    response = HttpResponseRedirect(sso_path("sso-finish", connection.name))
     response.status_code = 303
     response.set_cookie(
         FINISH_COOKIE,

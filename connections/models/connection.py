@@ -5,10 +5,10 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.urls import reverse
 from django.utils import timezone
 
 from connections.attributes import validate_attribute_mapping
+from connections.sso_paths import sso_path
 from connections.validators import (
     validate_connection_name,
     validate_sign_on_url,
@@ -137,20 +137,20 @@ class Connection(models.Model):
     # The SP values we send back to the customer; all derived from BASE_URL and the name.
     @property
     def sp_entity_id(self) -> str:
-        return _absolute(reverse("sso-metadata", args=[self.name]))
+        return _absolute(sso_path("sso-metadata", self.name))
 
     @property
     def acs_url(self) -> str:
-        return _absolute(reverse("sso-acs", args=[self.name]))
+        return _absolute(sso_path("sso-acs", self.name))
 
     @property
     def login_url(self) -> str:
-        return _absolute(reverse("sso-login", args=[self.name]))
+        return _absolute(sso_path("sso-login", self.name))
 
     @property
     def slo_service_url(self) -> str:
         """Our Single Logout service (HTTP-Redirect and HTTP-POST)."""
-        return _absolute(reverse("sso-slo", args=[self.name]))
+        return _absolute(sso_path("sso-slo", self.name))
 
     @property
     def is_usable(self) -> bool:

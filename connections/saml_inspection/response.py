@@ -77,6 +77,10 @@ class InspectedResponse:
     # The received tree, whose Response signature covers the EncryptedAssertion as received.
     signed_root: Element | None = None
     encrypted: bool = False
+    # What ``saml_crypto.check_signature_profile`` found for the Response's and the Assertion's
+    # signature in ``root``, so that verifying does not read them a second time.
+    response_profile: saml_crypto.SignatureProfile | None = None
+    assertion_profile: saml_crypto.SignatureProfile | None = None
 
     @property
     def status_ok(self) -> bool:
@@ -99,11 +103,23 @@ class InspectedResponse:
     def signed_elements(self) -> tuple[Element, ...]:
         """The elements whose signatures must verify: the Response's first (it covers the
         assertion), then the Assertion's."""
+        return tuple(element for element, _ in self.signatures_to_verify)
+
+    @property
+    def signatures_to_verify(
+        self,
+    ) -> tuple[tuple[Element, saml_crypto.SignatureProfile | None], ...]:
+        """Each signed element with the profile already checked on that very element (None:
+        the verifier checks it). The Response of an encrypted assertion is verified in the
+        received tree, not in the copy the profiles were read from: its profile is read again."""
         signed = []
         if self.response_signed:
-            signed.append(self.signed_root if self.signed_root is not None else self.root)
+            if self.signed_root is not None and self.signed_root is not self.root:
+                signed.append((self.signed_root, None))
+            else:
+                signed.append((self.root, self.response_profile))
         if self.assertion_signed and self.assertion is not None:
-            signed.append(self.assertion)
+            signed.append((self.assertion, self.assertion_profile))
         return tuple(signed)
 
 
@@ -135,7 +151,8 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
         raise SamlMalformed(extra={"reason": "the assertion is not a direct child of the Response"})
     check_version(assertion)
 
-    response_signed, assertion_signed = _check_signature_placement(root, assertion)
+    profiles = _check_signature_placement(root, assertion)
+    response_signed, assertion_signed = root in profiles, assertion in profiles
     if not (response_signed or assertion_signed):
         raise SamlSignatureMissing(
             extra={"reason": "neither the response nor the assertion is signed"}
@@ -169,6 +186,8 @@ def inspect_response(xml: bytes, *, decrypt: Decrypt | None = None) -> Inspected
         assertion_id=assertion.get("ID", ""),
         response_signed=response_signed,
         assertion_signed=assertion_signed,
+        response_profile=profiles.get(root),
+        assertion_profile=profiles.get(assertion),
         audiences=tuple(
             text_of(audience) or ""
             for audience in assertion.findall(
@@ -271,19 +290,21 @@ def _failure(xml: bytes, root: Element, status_code: str, status_message: str) -
     )
 
 
-def _check_signature_placement(root: Element, assertion: Element) -> tuple[bool, bool]:
+def _check_signature_placement(
+    root: Element, assertion: Element
+) -> dict[Element, saml_crypto.SignatureProfile]:
     """Signatures may stand only as direct children of the Response or the Assertion, each in
     the signature profile (one Reference to its own parent's ID, the accepted algorithms).
-    Anything else is a wrapping attempt. Returns (response signed, assertion signed)."""
-    signed = {root: False, assertion: False}
+    Anything else is a wrapping attempt. Returns the profile of each signed one of the two."""
+    signed = {}
     for signature in root.iter(qname(DS, "Signature")):
         parent = signature.getparent()
-        if parent not in signed:
+        if parent is not root and parent is not assertion:
             raise SamlMalformed(
                 extra={"reason": "a signature stands outside the Response and Assertion"}
             )
         try:
-            saml_crypto.check_signature_profile(signature, parent)
+            profile = saml_crypto.check_signature_profile(signature, parent)
         except saml_crypto.SignatureMisplaced as error:
             raise SamlMalformed(extra={"reason": error.reason}) from None
         except saml_crypto.WeakAlgorithm as error:
@@ -291,8 +312,8 @@ def _check_signature_placement(root: Element, assertion: Element) -> tuple[bool,
             raise SamlSignatureAlgorithmRefused.of(error) from None
         except saml_crypto.AlgorithmRefused as error:
             raise SamlSignatureInvalid(extra={"reason": error.reason}) from None
-        signed[parent] = True
-    return signed[root], signed[assertion]
+        signed[parent] = profile
+    return signed
 
 
 def _status(root: Element) -> tuple[str, str]:

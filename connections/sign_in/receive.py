@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -128,7 +128,7 @@ def acs_receive(
                 token_hash=secret_hash(token),
                 connection=connection,
                 assertion_id=verified.assertion_id,
-                identity=asdict(verified),
+                identity=verified.as_identity(),
                 request_id=pending.request_id if pending else "",
                 browser_binding=pending.browser_binding if pending else "",
                 next_path=pending.next_path if pending else safe_next_path(relay_state),

@@ -186,3 +186,26 @@ def test_every_configured_key_is_tried_and_only_those(idp, trusted):
     root = saml_crypto.parse(xml)
     with pytest.raises(saml_crypto.SignatureInvalid, match="signature value mismatch"):
         saml_crypto.verify_enveloped(root.find(f"{{{NS_SAML}}}Assertion"), alone)
+
+
+def test_each_signature_profile_is_read_once_and_verifying_uses_it(idp, trusted, monkeypatch):
+    """``inspect_response`` reads the profile of each signature; the verifier is handed it
+    for that very element instead of reading the tree again (and reads it itself otherwise)."""
+    from connections.saml_inspection import inspect_response
+
+    read = []
+    check = saml_crypto.check_signature_profile
+    monkeypatch.setattr(
+        saml_crypto,
+        "check_signature_profile",
+        lambda signature, element: read.append(element) or check(signature, element),
+    )
+    inspected = inspect_response(_response(idp, sign_response=True))
+    assert read == [inspected.root, inspected.assertion]
+
+    for element, profile in inspected.signatures_to_verify:
+        saml_crypto.verify_enveloped(element, trusted, profile=profile)
+    assert read == [inspected.root, inspected.assertion]
+
+    saml_crypto.verify_enveloped(inspected.assertion, trusted)
+    assert read == [inspected.root, inspected.assertion, inspected.assertion]
