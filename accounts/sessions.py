@@ -81,8 +81,7 @@ class SessionStore(DatabaseSessionStore):
         elif not _SESSION_UPDATE.fetch(
             key=instance.session_key, data=instance.session_data, expires=instance.expire_date
         ):
-            # The row is gone: the middleware says so. (Its UPDATE reads the row back rather
-            # than a row count, which a PostgreSQL pipeline does not know yet.)
+            # The row is gone: the middleware says so.
             raise UpdateError
         self._row_missing = False
         self._written = serialized

@@ -17,7 +17,7 @@ _LAST_LOGIN_SET = CompiledQuery(
 
 def record_last_login(sender, user, **kwargs) -> None:
     user.last_login = timezone.now()
-    # Nothing read back: in the sign-in's pipelined writes it waits for no answer.
+    # Nothing read back: one of the sign-in's batched writes (core.batched_writes.writes_batched).
     _LAST_LOGIN_SET.apply(pk=user.pk, now=user.last_login)
 
 

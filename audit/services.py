@@ -27,8 +27,8 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit event. Callers run it inside their own transaction so the event and the
     change it describes commit (or roll back) together. With ``read_key=False`` the event's id
-    is not read back (it stays unset): inside ``core.persistence.pipelined()`` the write then
-    waits for no answer."""
+    is not read back (it stays unset), so the write can be one of
+    ``core.batched_writes.writes_batched()``."""
     # The connection's company by its id: the company row need not be read for this.
     company_id = company.pk if company is not None else getattr(connection, "company_id", None)
     if actor is not None and not actor.is_authenticated:

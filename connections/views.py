@@ -56,7 +56,7 @@ from connections.sign_in import (
     verified_sign_in_get,
 )
 from connections.sso_paths import sso_path
-from core.persistence import pipelined
+from core.batched_writes import writes_batched
 from core.untrusted import clip_fields
 
 logger = logging.getLogger(__name__)
@@ -284,9 +284,9 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                     setup_link_record_test(link=link, report=report)
             elif not stay:  # staying who they are only uses the pending sign-in up
                 user = sign_in_user(record=record, browser_secret=browser_secret)
-                # Every check has passed: what is left only writes (PostgreSQL sends it without
-                # waiting for each answer, core.persistence.pipelined).
-                with pipelined():
+                # Every check has passed: what is left only writes (on PostgreSQL, as one
+                # statement: core.batched_writes.writes_batched).
+                with writes_batched():
                     sign_in_audit(record=record, user=user)
                     django_login(request, user, backend=_MODEL_BACKEND)
                     # The session row, written here with the rest and only here (the

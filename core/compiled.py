@@ -24,6 +24,7 @@ from __future__ import annotations
 import secrets
 import weakref
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -31,6 +32,8 @@ from typing import Any, Generic, TypeVar
 from django.db import connections, models, router, transaction
 from django.db.models.constants import OnConflict
 from django.db.models.sql.subqueries import InsertQuery
+
+from core.batched_writes import result_unread
 
 M = TypeVar("M", bound=models.Model)
 
@@ -95,19 +98,13 @@ class CompiledQuery(Generic[M]):
         rows = self.fetch(**values)
         return rows[0] if rows else None
 
-    def start(self, **values: Any) -> Started[M]:
-        """The statement sent, its rows read when ``rows()`` is called. Inside
-        ``core.persistence.pipelined()`` several statements started one after another reach
-        PostgreSQL in one round trip (the first ``rows()`` waits for all of them); anywhere
-        else it is ``fetch`` in two steps."""
-        return self._compiled_for(values).start(values)
-
     def apply(self, **values: Any) -> None:
-        """Run an ``update=`` or ``delete=`` query for its effect only: nothing is read back, so
-        inside ``pipelined()`` it waits for no answer."""
+        """Run an ``update=`` or ``delete=`` query for its effect only: nothing is read back (so
+        it can be one of ``core.batched_writes.writes_batched()``)."""
         if not (self._delete or self._update):
             raise ValueError("apply() runs a compiled update or delete")
-        self._compiled_for(values).start(values).discard()
+        with result_unread():
+            self._compiled_for(values).execute(values)
 
 
 class _Compiled:
@@ -123,10 +120,15 @@ class _Compiled:
     def run(self, values: dict[str, Any]) -> list:
         with self.wrapper.cursor() as cursor:
             cursor.execute(self.sql, self._params(values))
-            return self.instances(cursor.fetchall())
+            rows = cursor.fetchall()
+        if self.converters:
+            rows = self.compiler.apply_converters(rows, self.converters)
+        alias = self.wrapper.alias
+        return [self.model.from_db(alias, self.attnames, row) for row in rows]
 
-    def start(self, values: dict[str, Any]) -> Started:
-        return Started(self.wrapper, self.sql, self._params(values), self.instances)
+    def execute(self, values: dict[str, Any]) -> None:
+        with self.wrapper.cursor() as cursor:
+            cursor.execute(self.sql, self._params(values))
 
     def _params(self, values: dict[str, Any]) -> list:
         params = []
@@ -138,47 +140,6 @@ class _Compiled:
             value = values[name] if index is None else values[name][index]
             params.append(_adapt(value, self.wrapper))
         return params
-
-    def instances(self, rows: list) -> list:
-        if self.converters:
-            rows = self.compiler.apply_converters(rows, self.converters)
-        alias = self.wrapper.alias
-        return [self.model.from_db(alias, self.attnames, row) for row in rows]
-
-
-class Started(Generic[M]):
-    """A statement sent on its own cursor; ``rows()`` reads its result (once) and closes the
-    cursor. Through Django's cursor: its execute wrappers and error translation apply, and a
-    database error raised when the rows are read marks the transaction for rollback."""
-
-    def __init__(self, wrapper, sql: str, params: list, convert: Callable[[list], list]) -> None:
-        self._wrapper = wrapper
-        self._convert = convert
-        self._cursor = wrapper.cursor()
-        try:
-            with transaction.mark_for_rollback_on_error(wrapper.alias):
-                self._cursor.execute(sql, params)
-        except BaseException:
-            self._cursor.close()
-            raise
-
-    def rows(self) -> list[M]:
-        try:
-            with transaction.mark_for_rollback_on_error(self._wrapper.alias):
-                return self._convert(self._cursor.fetchall())
-        finally:
-            self._cursor.close()
-
-    def discard(self) -> None:
-        """Its result is not wanted: the cursor is closed without reading it (inside a
-        pipeline the answer is read, and an error raised, at the pipeline's next sync)."""
-        self._cursor.close()
-
-
-def started_sql(sql: str, params: list, *, using: str = "default") -> Started[tuple]:
-    """Like ``CompiledQuery.start`` for a statement the ORM cannot build: ``rows()`` gives the
-    plain tuples."""
-    return Started(connections[using], sql, params, list)
 
 
 def _adapt(value: Any, wrapper) -> Any:
@@ -271,8 +232,8 @@ def insert_row(
     ``bulk_create(ignore_conflicts=... / update_conflicts=...)``) with the INSERT Django compiled
     for the model once per process: the values prepared by Django's insert compiler as a save
     prepares them, the generated key read back from ``RETURNING`` (unless ``read_key=False``: the
-    instance's key then stays unset, and inside ``core.persistence.pipelined()`` the INSERT waits
-    for no answer). What ``save()`` adds is not
+    instance's key then stays unset, and the INSERT can be one of
+    ``core.batched_writes.writes_batched()``). What ``save()`` adds is not
     done: no ``pre_save``/``post_save`` signals (none is connected to the models written this
     way), no parent tables. A clash raises ``IntegrityError`` as ``save()`` does."""
     model = type(instance)
@@ -293,7 +254,11 @@ def insert_row(
         compiled.compiler.prepare_value(field, compiled.compiler.pre_save_val(field, instance))
         for field in compiled.fields
     ]
-    with transaction.mark_for_rollback_on_error(wrapper.alias), wrapper.cursor() as cursor:
+    with (
+        transaction.mark_for_rollback_on_error(wrapper.alias),
+        nullcontext() if compiled.returning else result_unread(),
+        wrapper.cursor() as cursor,
+    ):
         cursor.execute(compiled.sql, [*params, *compiled.trailing])
         if compiled.returning:
             setattr(instance, auto.attname, cursor.fetchone()[0])

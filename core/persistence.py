@@ -4,8 +4,6 @@ database settling uniqueness (so a race ends in a Conflict, not a 500)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from django.core.exceptions import EmptyResultSet, FullResultSet, ValidationError
@@ -63,24 +61,6 @@ def advisory_lock(key: str, *, shared: bool = False) -> None:
     function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {function}(%s)", [number])  # noqa: S608 - one of two names
-
-
-@contextmanager
-def pipelined() -> Iterator[None]:
-    """On PostgreSQL, the block's statements go out without waiting for each one's answer
-    (psycopg's pipeline mode): the server's answers are read when a result is needed (a row
-    fetched, a key read back) or at the end, so writes whose results nobody reads share one
-    round trip. Only for writes whose failure nobody handles in the block: after a failed
-    statement the server ignores the rest of the pipeline, savepoint rollbacks included, so a
-    block that recovers from an error (``save_or_conflict``, JIT's race) must not be in one.
-    The error then comes out of the block, and the caller's ``transaction.atomic()`` rolls
-    back once the pipeline is closed. SQLite runs in process: nothing to do."""
-    if connection.vendor != "postgresql":
-        yield
-        return
-    connection.ensure_connection()
-    with connection.connection.pipeline():
-        yield
 
 
 def delete_returning(queryset: models.QuerySet[M]) -> list[M]:

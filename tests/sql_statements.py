@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
+from core.batched_writes import held_now
+
 _CONTROL = ("BEGIN", "SAVEPOINT", "RELEASE", "ROLLBACK", "COMMIT")
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
@@ -25,9 +27,8 @@ class Statements:
     autocommit) and ``savepoints``."""
 
     sql: list[str] = field(default_factory=list)
-    #: Per statement: sent in PostgreSQL's pipeline mode (``core.persistence.pipelined``), so
-    #: it waits for no answer of its own.
-    in_pipeline: list[bool] = field(default_factory=list)
+    #: Per statement: held for the one statement ``core.batched_writes.writes_batched`` sends.
+    in_batch: list[bool] = field(default_factory=list)
     transactions: int = 0
     savepoints: int = 0
     _blocks: list[object] = field(default_factory=list)
@@ -39,9 +40,9 @@ class Statements:
         """The first word and table of each statement, to read a failure at a glance."""
         return [_kind(sql) for sql in self.sql]
 
-    def pipelined(self) -> list[str]:
-        """The kinds of the statements sent in pipeline mode, in order."""
-        return [_kind(sql) for sql, piped in zip(self.sql, self.in_pipeline, strict=True) if piped]
+    def batched(self) -> list[str]:
+        """The kinds of the statements that reached PostgreSQL as one, in order."""
+        return [_kind(sql) for sql, held in zip(self.sql, self.in_batch, strict=True) if held]
 
 
 def _kind(sql: str) -> str:
@@ -64,7 +65,7 @@ def statements() -> Iterator[Statements]:
             seen.savepoints += verb == "SAVEPOINT"
             return execute(sql, params, many, context)
         seen.sql.append(sql)
-        seen.in_pipeline.append(_in_pipeline())
+        seen.in_batch.append(held_now())
         writes = verb in _WRITES
         if connection.in_atomic_block:
             outermost = connection.atomic_blocks[0]
@@ -77,11 +78,3 @@ def statements() -> Iterator[Statements]:
 
     with connection.execute_wrapper(record):
         yield seen
-
-
-def _in_pipeline() -> bool:
-    if connection.vendor != "postgresql" or connection.connection is None:
-        return False
-    from psycopg import pq
-
-    return connection.connection.pgconn.pipeline_status != pq.PipelineStatus.OFF

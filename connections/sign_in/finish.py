@@ -29,8 +29,7 @@ from connections.models import (
 )
 from connections.sign_in.common import refusal_record, require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from core.compiled import CompiledQuery, Started, started_sql
-from core.persistence import pipelined
+from core.compiled import CompiledQuery
 
 
 def _pending(connection: Connection, finish_token: str | None):
@@ -70,15 +69,12 @@ def verified_sign_in_consume(*, connection: Connection, finish_token: str | None
     """The pending sign-in of this browser, taken in one statement (``UPDATE ... RETURNING``:
     only one request can finish it), its assertion recorded as used (``SeenAssertion``,
     durable) by the statement before it. Run it in the finish step's transaction; on a refusal
-    the view discards it (``sign_in_discard``), since the rollback puts it back. On PostgreSQL
-    the transaction's start and both statements go out together (one round trip)."""
+    the view discards it (``sign_in_discard``), since the rollback puts it back."""
     if not finish_token:
         raise _no_longer_pending()
     token_hash, now = secret_hash(finish_token), timezone.now()
-    with pipelined():
-        recorded = _assertion_use_record(token_hash, connection.pk, now)
-        taken = _PENDING_TAKE.start(token_hash=token_hash, connection_id=connection.pk, now=now)
-        consumed, newly_used = taken.rows(), recorded.rows()
+    newly_used = _assertion_use_record(token_hash, connection.pk, now)
+    consumed = _PENDING_TAKE.fetch(token_hash=token_hash, connection_id=connection.pk, now=now)
     if not consumed:
         raise _no_longer_pending()
     record = consumed[0]
@@ -93,7 +89,7 @@ def verified_sign_in_consume(*, connection: Connection, finish_token: str | None
     return record
 
 
-def _assertion_use_record(token_hash: str, connection_id: int, now) -> Started[tuple]:
+def _assertion_use_record(token_hash: str, connection_id: int, now) -> list[tuple]:
     """``SeenAssertion`` for the assertion of the pending sign-in ``token_hash`` names (none if
     none is pending), unless that assertion is recorded already: the statement hands back the
     assertion ID it recorded, so no row back means a replay (or nothing pending)."""
@@ -101,7 +97,9 @@ def _assertion_use_record(token_hash: str, connection_id: int, now) -> Started[t
     if sql is None:
         sql = _ASSERTION_USE_SQL[database.vendor] = _assertion_use_sql(database.ops.quote_name)
     now = database.ops.adapt_datetimefield_value(now)
-    return started_sql(sql, [now, token_hash, connection_id, now])
+    with database.cursor() as cursor:
+        cursor.execute(sql, [now, token_hash, connection_id, now])
+        return cursor.fetchall()
 
 
 _ASSERTION_USE_SQL: dict[str, str] = {}  # per database vendor
@@ -195,7 +193,7 @@ def sign_in_user(*, record: VerifiedSignIn, browser_secret: str | None) -> User:
 
 def sign_in_audit(*, record: VerifiedSignIn, user: User) -> None:
     """The audit event of a sign-in ``sign_in_user`` accepted; its id is not read back, so it is
-    one of the finish step's writes that wait for no answer (``core.persistence.pipelined``)."""
+    one of the finish step's batched writes (``core.batched_writes.writes_batched``)."""
     audit_record(
         action="sso.login",
         connection=record.connection,
