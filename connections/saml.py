@@ -34,7 +34,6 @@ import logging
 import shutil
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field, fields
 from datetime import datetime
 from importlib.resources import files
 from pathlib import Path
@@ -63,6 +62,7 @@ from connections.exceptions import (
 )
 from connections.models import Connection, SigningCertificate
 from connections.saml_inspection import SAML, InspectedResponse, text_of
+from connections.verified_assertion import VerifiedAssertion
 from core.untrusted import clip
 
 logger = logging.getLogger(__name__)
@@ -71,35 +71,6 @@ _CACHE_SIZE = 256
 #: Connections whose trusted keys stay loaded per process: 2.6 KB each with one RSA-2048
 #: certificate (bench/saml_acs.py), so about 50 MB when full.
 TRUSTED_KEYS_CACHE_SIZE = 20_000
-
-
-@dataclass(frozen=True)
-class VerifiedAssertion:
-    """What a verified assertion says: read from the verified tree, or from pysaml2's object."""
-
-    issuer: str
-    assertion_id: str
-    name_id: str
-    name_id_format: str
-    session_index: str
-    attributes: dict[str, list[str]]
-    # Name -> FriendlyName, for the attributes that have one (Keycloak's X.500 mappers...).
-    friendly_names: dict[str, str] = field(default_factory=dict)
-    # Kept for Single Logout: a LogoutRequest names the person exactly as the assertion did.
-    name_qualifier: str = ""
-    sp_name_qualifier: str = ""
-
-    def as_identity(self) -> dict:
-        """What ``dataclasses.asdict`` returns (the identity a verified sign-in keeps for the
-        finish step), without its recursive deep copy of every string: the containers are
-        copied, the strings are immutable."""
-        identity = {name: getattr(self, name) for name in _ASSERTION_FIELDS}
-        identity["attributes"] = {name: list(values) for name, values in self.attributes.items()}
-        identity["friendly_names"] = dict(self.friendly_names)
-        return identity
-
-
-_ASSERTION_FIELDS = tuple(field.name for field in fields(VerifiedAssertion))
 
 
 def xmlsec_binary() -> str:

@@ -9,8 +9,8 @@ from dataclasses import asdict
 
 from django.urls import path, reverse, set_script_prefix, set_urlconf
 
-from connections.saml import VerifiedAssertion
 from connections.sso_paths import sso_path
+from connections.verified_assertion import VerifiedAssertion
 
 
 def _view(request):  # pragma: no cover - never called, only reversed
