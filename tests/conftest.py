@@ -65,13 +65,16 @@ def _restore_migrated_rows(item: pytest.Item) -> None:
 
 def _skip_without_services(config: pytest.Config, item: pytest.Item) -> None:
     """``@pytest.mark.postgres("why")``: the test is only meaningful on that service; the
-    marker's argument says why, the skip reason says what to run it with."""
+    marker's argument (required) says why, the skip reason says what to run it with."""
     for name, (available, need) in SERVICES.items():
         marker = item.get_closest_marker(name)
-        if marker is None or available():
+        if marker is None:
             continue
-        why = f" ({marker.args[0]})" if marker.args else ""
-        reason = f"{need}{why}; .ci/run's second pass runs it"
+        if not (marker.args and str(marker.args[0]).strip()):
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.{name} needs a reason: why")
+        if available():
+            continue
+        reason = f"{need} ({marker.args[0]}); .ci/run's second pass runs it"
         if os.environ.get("REQUIRE_SERVICES") == "1":
             raise pytest.UsageError(f"{item.nodeid}: {reason}, and REQUIRE_SERVICES=1")
         item.add_marker(pytest.mark.skip(reason=reason))

@@ -49,7 +49,7 @@ CONCURRENT = 8
 MAX_BATCHES = 5
 
 pytestmark = [
-    pytest.mark.redis,
+    pytest.mark.redis("the processes share rate limits and the Celery broker through Redis"),
     pytest.mark.postgres("the web and worker processes share the test's database"),
     pytest.mark.django_db(transaction=True),
 ]
