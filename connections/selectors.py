@@ -36,9 +36,14 @@ def connection_find(*, name: str) -> Connection | None:
 _CONNECTION_BY_NAME = CompiledQuery(lambda name: Connection.objects.filter(name=name))
 
 
+def connection_name_possible(name: str) -> bool:
+    """Could a connection be called ``name`` (not longer than a name can be)?"""
+    return len(name) <= 63
+
+
 def connection_for_sign_in(*, name: str) -> Connection | None:
     """The connection a sign-in URL names, or None."""
-    if len(name) > 63:
+    if not connection_name_possible(name):
         return None
     return _CONNECTION_BY_NAME.first(name=name)
 

@@ -44,6 +44,7 @@ from connections.sign_in import (
     acs_receive,
     binding_cookie_name,
     may_test_login,
+    pending_take,
     sign_in_audit,
     sign_in_discard,
     sign_in_identity,
@@ -253,9 +254,9 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
     finish_token = request.COOKIES.get(FINISH_COOKIE)
     report = link = None
     try:
-        connection = _connection_or_refuse(name)
         signed_in = request.user if request.user.is_authenticated else None
         if signed_in is not None and request.method == "GET":
+            connection = _connection_or_refuse(name)
             pending = verified_sign_in_get(connection=connection, finish_token=finish_token)
             if not pending.test_login and sign_in_identity(pending).email != signed_in.email:
                 # Never swap one person's session for another's silently: ask.
@@ -267,7 +268,12 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                 return render(request, "sso/confirm_switch.html", context)
         stay = request.method == "POST" and request.POST.get("choice") != "switch"
         with transaction.atomic():
-            record = verified_sign_in_consume(connection=connection, finish_token=finish_token)
+            # On PostgreSQL one statement: the connection, the take, the use (sign_in.take).
+            taken = pending_take(name=name, finish_token=finish_token)
+            connection = taken.connection
+            if connection is None:
+                raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
+            record = verified_sign_in_consume(taken)
             browser_secret = (
                 request.COOKIES.get(binding_cookie_name(record.request_id))
                 if record.request_id

@@ -8,6 +8,7 @@ be told apart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,13 +47,35 @@ class Statements:
 
 
 def _kind(sql: str) -> str:
-    """The verb and the table it acts on (an ``INSERT ... SELECT ... FROM`` names its INTO)."""
+    """The verb and the table it acts on (an ``INSERT ... SELECT ... FROM`` names its INTO); a
+    ``WITH`` statement lists what each of its parts does to which table, in order."""
     words = sql.replace('"', "").split()
     verb = words[0].upper()
+    if verb == "WITH":
+        return "WITH " + ", ".join(_with_parts(sql.replace('"', "")))
     upper = [word.upper() for word in words]
     keyword = {"INSERT": "INTO", "REPLACE": "INTO", "UPDATE": "UPDATE"}.get(verb, "FROM")
     table = words[upper.index(keyword) + 1] if keyword in upper[:-1] else ""
     return f"{verb} {table}".strip()
+
+
+def _with_parts(sql: str) -> list[str]:
+    named = set(re.findall(r"(\w+) AS \(", sql))  # the WITH's own names, not tables
+    parts: list[str] = []
+    for action, table in re.findall(r"\b(INSERT INTO|UPDATE|DELETE FROM|FROM)\s+(\w+)", sql):
+        part = f"{_ACTION[action]} {table}"
+        if table not in named and part not in parts:
+            parts.append(part)
+    return parts
+
+
+_ACTION = {"INSERT INTO": "INSERT", "UPDATE": "UPDATE", "DELETE FROM": "DELETE", "FROM": "SELECT"}
+
+
+def _writes(sql: str, verb: str) -> bool:
+    if verb == "WITH":
+        return any(not part.startswith("SELECT") for part in _with_parts(sql.replace('"', "")))
+    return verb in _WRITES
 
 
 @contextmanager
@@ -66,7 +89,7 @@ def statements() -> Iterator[Statements]:
             return execute(sql, params, many, context)
         seen.sql.append(sql)
         seen.in_batch.append(held_now())
-        writes = verb in _WRITES
+        writes = _writes(sql, verb)
         if connection.in_atomic_block:
             outermost = connection.atomic_blocks[0]
             if writes and not any(block is outermost for block in seen._blocks):

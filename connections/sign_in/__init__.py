@@ -27,6 +27,7 @@ from connections.sign_in.finish import (
 )
 from connections.sign_in.receive import ReceivedSignIn, acs_receive
 from connections.sign_in.start import StartedSignIn, sign_in_start
+from connections.sign_in.take import Taken, pending_take
 
 __all__ = [
     "FINISH_COOKIE",
@@ -34,9 +35,11 @@ __all__ = [
     "VERIFIED_SIGN_IN_LIFETIME",
     "ReceivedSignIn",
     "StartedSignIn",
+    "Taken",
     "acs_receive",
     "binding_cookie_name",
     "may_test_login",
+    "pending_take",
     "secret_hash",
     "sign_in_audit",
     "sign_in_discard",

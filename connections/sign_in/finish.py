@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable
 from dataclasses import asdict
 
-from django.db import connection as database
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,27 +22,19 @@ from connections.exceptions import (
 from connections.models import (
     Connection,
     Provisioning,
-    SeenAssertion,
     VerifiedSignIn,
 )
 from connections.sign_in.common import refusal_record, require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from core.compiled import CompiledQuery
+from connections.sign_in.take import Taken
 
 
 def _pending(connection: Connection, finish_token: str | None):
-    return _pending_query(secret_hash(finish_token or ""), connection.pk, timezone.now())
-
-
-def _pending_query(token_hash: str, connection_id: int, now):
     return VerifiedSignIn.objects.filter(
-        token_hash=token_hash, connection_id=connection_id, expires_at__gt=now
+        token_hash=secret_hash(finish_token or ""),
+        connection_id=connection.pk,
+        expires_at__gt=timezone.now(),
     )
-
-
-# Every finish step takes one: compiled once per process (core.compiled). Taken, not deleted:
-# the row stays (token emptied) as the ACS's replay memory until the assertion expires.
-_PENDING_TAKE = CompiledQuery(_pending_query, update={"token_hash": None})
 
 
 def _no_longer_pending() -> SamlExpired:
@@ -65,66 +55,23 @@ def verified_sign_in_get(*, connection: Connection, finish_token: str | None) ->
     return record
 
 
-def verified_sign_in_consume(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
-    """The pending sign-in of this browser, taken in one statement (``UPDATE ... RETURNING``:
-    only one request can finish it), its assertion recorded as used (``SeenAssertion``,
-    durable) by the statement before it. Run it in the finish step's transaction; on a refusal
-    the view discards it (``sign_in_discard``), since the rollback puts it back."""
-    if not finish_token:
+def verified_sign_in_consume(taken: Taken) -> VerifiedSignIn:
+    """The pending sign-in ``pending_take`` took for this browser (only one request can take
+    it), refused unless its assertion was newly recorded as used there. Run both in the finish
+    step's transaction; on a refusal the view discards the pending sign-in
+    (``sign_in_discard``), since the rollback puts it back."""
+    record = taken.record
+    if record is None:
         raise _no_longer_pending()
-    token_hash, now = secret_hash(finish_token), timezone.now()
-    newly_used = _assertion_use_record(token_hash, connection.pk, now)
-    consumed = _PENDING_TAKE.fetch(token_hash=token_hash, connection_id=connection.pk, now=now)
-    if not consumed:
-        raise _no_longer_pending()
-    record = consumed[0]
-    if not newly_used:
+    if not taken.newly_used:
         # Used already: the ACS refused any second use (the verified sign-in's unique assertion
         # ID); this holds where that memory is lost (PostgreSQL keeps verified sign-ins in an
         # unlogged table, which a server crash empties). The refusal rolls the use back.
         raise SamlReplayed(extra={"assertion_id": record.assertion_id})
     # The connection may have been disabled between the ACS and now: every login refused.
-    require_usable(connection, test_login=record.test_login)
-    record.connection = connection  # fetched once per request, by the view
+    require_usable(taken.connection, test_login=record.test_login)
+    record.connection = taken.connection  # read with the take (connections.sign_in.take)
     return record
-
-
-def _assertion_use_record(token_hash: str, connection_id: int, now) -> list[tuple]:
-    """``SeenAssertion`` for the assertion of the pending sign-in ``token_hash`` names (none if
-    none is pending), unless that assertion is recorded already: the statement hands back the
-    assertion ID it recorded, so no row back means a replay (or nothing pending)."""
-    sql = _ASSERTION_USE_SQL.get(database.vendor)
-    if sql is None:
-        sql = _ASSERTION_USE_SQL[database.vendor] = _assertion_use_sql(database.ops.quote_name)
-    now = database.ops.adapt_datetimefield_value(now)
-    with database.cursor() as cursor:
-        cursor.execute(sql, [now, token_hash, connection_id, now])
-        return cursor.fetchall()
-
-
-_ASSERTION_USE_SQL: dict[str, str] = {}  # per database vendor
-
-
-def _assertion_use_sql(quote: Callable[[str], str]) -> str:
-    """Written out here: the ORM has no INSERT ... SELECT. Every name comes from the models'
-    options, quoted by the backend; every value is a parameter."""
-    seen, pending = SeenAssertion._meta, VerifiedSignIn._meta
-
-    def column(meta, name: str) -> str:
-        return quote(meta.get_field(name).column)
-
-    # Names from the models' options, values as parameters:
-    return (
-        f"INSERT INTO {quote(seen.db_table)} ({column(seen, 'connection')}, "  # noqa: S608
-        f"{column(seen, 'assertion_id')}, {column(seen, 'created_at')}, "
-        f"{column(seen, 'expires_at')}) "
-        f"SELECT {column(pending, 'connection')}, {column(pending, 'assertion_id')}, %s, "
-        f"{column(pending, 'remember_until')} FROM {quote(pending.db_table)} "
-        f"WHERE {column(pending, 'token_hash')} = %s AND {column(pending, 'connection')} = %s "
-        f"AND {column(pending, 'expires_at')} > %s "
-        f"ON CONFLICT ({column(seen, 'connection')}, {column(seen, 'assertion_id')}) DO NOTHING "
-        f"RETURNING {column(seen, 'assertion_id')}"
-    )
 
 
 def sign_in_identity(record: VerifiedSignIn):

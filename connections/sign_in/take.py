@@ -1,0 +1,208 @@
+"""The finish step's first read and writes: the connection its URL names, the browser's pending
+sign-in taken, and that sign-in's assertion recorded as used.
+
+On PostgreSQL this is one statement (``WITH`` the connection row, the ``UPDATE ... RETURNING``
+that takes the pending sign-in of that connection, and the ``INSERT ... SELECT`` into
+``SeenAssertion`` from the row it took, ``ON CONFLICT DO NOTHING RETURNING``): a short request
+pays PostgreSQL per statement, and these three always run together. Elsewhere (SQLite, in
+process) they are the three statements they would be anyway: the connection read, the used
+assertion, the take.
+
+Either way the caller gets the same ``Taken`` and makes every decision from it
+(``connections.sign_in.finish.verified_sign_in_consume``): an unknown connection, nothing
+pending, an assertion recorded already (a replay). Run it in the finish step's transaction:
+a refusal rolls the take and the use back.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import connection as database
+from django.db import connections, models, transaction
+from django.utils import timezone
+
+from connections.models import Connection, SeenAssertion, VerifiedSignIn
+from connections.selectors import connection_for_sign_in, connection_name_possible
+from connections.sign_in.common import secret_hash
+from core.compiled import CompiledQuery
+
+
+@dataclass(frozen=True)
+class Taken:
+    """What the finish step's first statement found: the connection (None: no such name), the
+    pending sign-in it took for this browser (None: nothing pending, or expired), and whether
+    that sign-in's assertion was newly recorded as used (False with a record: used already)."""
+
+    connection: Connection | None
+    record: VerifiedSignIn | None
+    newly_used: bool
+
+
+def pending_take(*, name: str, finish_token: str | None) -> Taken:
+    """The connection ``name`` names and, if a finish token came with the request, the pending
+    sign-in it is for, taken (token emptied: only one request can finish it, and the row stays
+    as the ACS's replay memory until the assertion expires) with its assertion recorded as used
+    (``SeenAssertion``, durable)."""
+    if not finish_token or not connection_name_possible(name):
+        return Taken(connection_for_sign_in(name=name), None, False)
+    token_hash, now = secret_hash(finish_token), timezone.now()
+    if database.vendor == "postgresql":
+        return _take_in_one_statement(name, token_hash, now)
+    connection = connection_for_sign_in(name=name)
+    if connection is None:
+        return Taken(None, None, False)
+    newly_used = bool(_assertion_use_record(token_hash, connection.pk, now))
+    taken = _PENDING_TAKE.first(token_hash=token_hash, connection_id=connection.pk, now=now)
+    return Taken(connection, taken, newly_used)
+
+
+def _pending_query(token_hash: str, connection_id: int, now):
+    return VerifiedSignIn.objects.filter(
+        token_hash=token_hash, connection_id=connection_id, expires_at__gt=now
+    )
+
+
+# Compiled once per process (core.compiled). Taken, not deleted: see pending_take.
+_PENDING_TAKE = CompiledQuery(_pending_query, update={"token_hash": None})
+
+
+# --- elsewhere: the used assertion, one statement of its own ----------------------------------
+
+
+def _assertion_use_record(token_hash: str, connection_id: int, now) -> list[tuple]:
+    """``SeenAssertion`` for the assertion of the pending sign-in ``token_hash`` names (none if
+    none is pending), unless that assertion is recorded already: the statement hands back the
+    assertion ID it recorded, so no row back means a replay (or nothing pending). Run before
+    the take, whose WHERE it shares."""
+    sql = _sql("use", _assertion_use_sql)
+    now = database.ops.adapt_datetimefield_value(now)
+    with database.cursor() as cursor:
+        cursor.execute(sql, [now, token_hash, connection_id, now])
+        return cursor.fetchall()
+
+
+def _assertion_use_sql(quote: Callable[[str], str]) -> str:
+    """Written out here: the ORM has no INSERT ... SELECT. Every name comes from the models'
+    options, quoted by the backend; every value is a parameter."""
+    seen, pending = SeenAssertion._meta, VerifiedSignIn._meta
+    return (
+        f"INSERT INTO {quote(seen.db_table)} ({_column(quote, seen, 'connection')}, "  # noqa: S608
+        f"{_column(quote, seen, 'assertion_id')}, {_column(quote, seen, 'created_at')}, "
+        f"{_column(quote, seen, 'expires_at')}) "
+        f"SELECT {_column(quote, pending, 'connection')}, "
+        f"{_column(quote, pending, 'assertion_id')}, %s, "
+        f"{_column(quote, pending, 'remember_until')} FROM {quote(pending.db_table)} "
+        f"WHERE {_column(quote, pending, 'token_hash')} = %s "
+        f"AND {_column(quote, pending, 'connection')} = %s "
+        f"AND {_column(quote, pending, 'expires_at')} > %s "
+        f"{_on_conflict(quote)} RETURNING {_column(quote, seen, 'assertion_id')}"
+    )
+
+
+# --- PostgreSQL: the three in one statement -----------------------------------------------------
+
+
+def _take_in_one_statement(name: str, token_hash: str, now) -> Taken:
+    """The connection row, the take and the use: data-modifying statements in ``WITH`` run
+    exactly once, in one snapshot; the use reads the row the take returned (its RETURNING), so
+    it records exactly the assertion taken. One row back unless the connection is unknown."""
+    sql = _sql("take", _take_sql)
+    now = database.ops.adapt_datetimefield_value(now)
+    with transaction.mark_for_rollback_on_error(), database.cursor() as cursor:
+        cursor.execute(sql, [name, token_hash, now, now])
+        row = cursor.fetchone()
+    if row is None:
+        return Taken(None, None, False)
+    connections_columns = len(Connection._meta.concrete_fields)
+    connection = _instance(Connection, row[:connections_columns])
+    pending = row[connections_columns:-1]
+    if pending[0] is None:  # the LEFT JOIN found nothing taken (the id is never NULL)
+        return Taken(connection, None, False)
+    record = _instance(VerifiedSignIn, pending)
+    return Taken(connection, record, bool(row[-1]))
+
+
+def _take_sql(quote: Callable[[str], str]) -> str:
+    """Every name from the models' options, quoted by the backend; every value a parameter."""
+    conn, pending, seen = Connection._meta, VerifiedSignIn._meta, SeenAssertion._meta
+    pending_column = _column(quote, pending, "connection")
+    return (
+        f"WITH c AS (SELECT {_columns(quote, conn)} FROM {quote(conn.db_table)} "  # noqa: S608
+        f"WHERE {_column(quote, conn, 'name')} = %s), "
+        f"taken AS (UPDATE {quote(pending.db_table)} "
+        f"SET {_column(quote, pending, 'token_hash')} = NULL "
+        f"WHERE {_column(quote, pending, 'token_hash')} = %s "
+        f"AND {pending_column} = (SELECT {_column(quote, conn, 'id')} FROM c) "
+        f"AND {_column(quote, pending, 'expires_at')} > %s "
+        f"RETURNING {_columns(quote, pending)}), "
+        f"used AS (INSERT INTO {quote(seen.db_table)} ({_column(quote, seen, 'connection')}, "
+        f"{_column(quote, seen, 'assertion_id')}, {_column(quote, seen, 'created_at')}, "
+        f"{_column(quote, seen, 'expires_at')}) "
+        f"SELECT {pending_column}, {_column(quote, pending, 'assertion_id')}, %s, "
+        f"{_column(quote, pending, 'remember_until')} FROM taken "
+        f"{_on_conflict(quote)} RETURNING 1) "
+        f"SELECT c.*, taken.*, EXISTS (SELECT 1 FROM used) FROM c LEFT JOIN taken ON TRUE"
+    )
+
+
+# --- shared ------------------------------------------------------------------------------------
+
+_SQL: dict[tuple[str, str], str] = {}  # per statement and database vendor
+
+
+def _sql(which: str, build: Callable[[Callable[[str], str]], str]) -> str:
+    key = (which, database.vendor)
+    sql = _SQL.get(key)
+    if sql is None:
+        sql = _SQL[key] = build(database.ops.quote_name)
+    return sql
+
+
+def _column(quote: Callable[[str], str], meta, name: str) -> str:
+    return quote(meta.get_field(name).column)
+
+
+def _columns(quote: Callable[[str], str], meta) -> str:
+    return ", ".join(quote(field.column) for field in meta.concrete_fields)
+
+
+def _on_conflict(quote: Callable[[str], str]) -> str:
+    seen = SeenAssertion._meta
+    return (
+        f"ON CONFLICT ({_column(quote, seen, 'connection')}, "
+        f"{_column(quote, seen, 'assertion_id')}) DO NOTHING"
+    )
+
+
+def _instance(model: type[models.Model], values: tuple):
+    """A model instance from its columns (every concrete field, in order), converted as the ORM
+    converts them when it reads the row itself."""
+    per_wrapper = _readers.setdefault(connections[database.alias], {})
+    reader = per_wrapper.get(model)
+    if reader is None:
+        reader = per_wrapper[model] = _Reader(model)
+    return reader.instance(values)
+
+
+class _Reader:
+    """How the ORM turns ``model``'s columns into an instance on this database connection."""
+
+    def __init__(self, model: type[models.Model]) -> None:
+        fields = model._meta.concrete_fields
+        self.model = model
+        self.attnames = [field.attname for field in fields]
+        self.compiler = model.objects.none().query.get_compiler(connection=database)
+        columns = [field.get_col(model._meta.db_table) for field in fields]
+        self.converters = self.compiler.get_converters(columns)
+
+    def instance(self, values: tuple) -> models.Model:
+        if self.converters:
+            values = next(iter(self.compiler.apply_converters([values], self.converters)))
+        return self.model.from_db(database.alias, self.attnames, values)
+
+
+# Per database wrapper (one per thread and alias): converters are bound to it.
+_readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
