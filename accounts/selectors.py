@@ -11,7 +11,7 @@ from accounts.models import (
     most_specific_holder,
 )
 from accounts.normalize import email_domain, email_key
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, fetch_together
 
 
 def team_lookup(*, company: Company, name: str) -> tuple[Team | None, Team | None]:
@@ -41,6 +41,19 @@ def user_find_for_sign_in(*, email: str) -> User | None:
     """The user a verified email names (any company: the sign-in then checks which). The user
     row alone: the sign-in reads its ``company_id``; a company or team is read when used."""
     return _USER_BY_EMAIL_KEY.first(key=email_key(email))
+
+
+def user_and_domain_holder_for_sign_in(*, email: str) -> tuple[User | None, Domain | None]:
+    """``user_find_for_sign_in`` and ``email_domain_holder`` of one email, read in one
+    statement: a sign-in's finish step always needs both."""
+    domain = email_domain(email)
+    if not domain:
+        return user_find_for_sign_in(email=email), None
+    users, held = fetch_together(
+        (_USER_BY_EMAIL_KEY, {"key": email_key(email)}),
+        (_DOMAINS_NAMED, {"names": domain_and_parents(domain)}),
+    )
+    return (users[0] if users else None), most_specific_holder(domain, held)
 
 
 def email_domain_holder(*, email: str) -> Domain | None:

@@ -107,6 +107,61 @@ class CompiledQuery(Generic[M]):
             self._compiled_for(values).execute(values)
 
 
+def fetch_together(*reads: tuple[CompiledQuery, dict[str, Any]]) -> list[list]:
+    """The rows of several compiled reads (``(query, values)``, none an update or delete), each
+    list as its own ``fetch(**values)`` would return it, read in one statement: ``SELECT 0,
+    <the first read's columns>, NULL, ... FROM (<its SQL>) UNION ALL SELECT 1, NULL, ...,
+    <the second's> ...``, each read's columns in a slot of their own. A short request pays the
+    database per statement; reads that always run together can be one."""
+    if any(query._delete or query._update for query, _ in reads):
+        raise ValueError("fetch_together() runs reads only")
+    compiled = [query._compiled_for(values) for query, values in reads]
+    wrapper = compiled[0].wrapper
+    if any(each.wrapper is not wrapper for each in compiled):
+        raise ValueError("fetch_together() reads one database")
+    key = tuple(compiled)
+    sql = _together.setdefault(wrapper, {}).get(key)
+    if sql is None:
+        sql = _together[wrapper][key] = _together_sql(compiled)
+    params = [
+        value
+        for each, (_, values) in zip(compiled, reads, strict=True)
+        for value in each._params(values)
+    ]
+    with wrapper.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    found: list[list] = [[] for _ in compiled]
+    starts = _slot_starts(compiled)
+    for row in rows:
+        index = row[0]
+        start = starts[index]
+        found[index].append(row[start : start + len(compiled[index].attnames)])
+    return [each.instances(rows) for each, rows in zip(compiled, found, strict=True)]
+
+
+def _slot_starts(compiled: list[_Compiled]) -> list[int]:
+    starts, start = [], 1  # column 0 says which read a row is of
+    for each in compiled:
+        starts.append(start)
+        start += len(each.attnames)
+    return starts
+
+
+def _together_sql(compiled: list[_Compiled]) -> str:
+    widths = [len(each.attnames) for each in compiled]
+    selects = []
+    for index, each in enumerate(compiled):
+        before = ["NULL"] * sum(widths[:index])
+        after = ["NULL"] * sum(widths[index + 1 :])
+        columns = ", ".join([str(index), *before, f"read{index}.*", *after])
+        selects.append(f"SELECT {columns} FROM ({each.sql}) read{index}")  # noqa: S608 - the ORM's SQL
+    return " UNION ALL ".join(selects)
+
+
+_together: weakref.WeakKeyDictionary[Any, dict[tuple, str]] = weakref.WeakKeyDictionary()
+
+
 class _Compiled:
     def __init__(self, wrapper, model, sql, slots, attnames, converters, compiler) -> None:
         self.wrapper = wrapper
@@ -121,6 +176,9 @@ class _Compiled:
         with self.wrapper.cursor() as cursor:
             cursor.execute(self.sql, self._params(values))
             rows = cursor.fetchall()
+        return self.instances(rows)
+
+    def instances(self, rows: list) -> list:
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
         alias = self.wrapper.alias

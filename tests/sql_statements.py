@@ -48,11 +48,14 @@ class Statements:
 
 def _kind(sql: str) -> str:
     """The verb and the table it acts on (an ``INSERT ... SELECT ... FROM`` names its INTO); a
-    ``WITH`` statement lists what each of its parts does to which table, in order."""
+    ``WITH`` statement lists what each of its parts does to which table, in order, and reads
+    fetched together (``UNION ALL``) the tables they read."""
     words = sql.replace('"', "").split()
     verb = words[0].upper()
     if verb == "WITH":
         return "WITH " + ", ".join(_with_parts(sql.replace('"', "")))
+    if verb == "SELECT" and " UNION ALL " in sql:  # reads fetched together (core.compiled)
+        return "SELECT " + ", ".join(part.split()[1] for part in _with_parts(sql.replace('"', "")))
     upper = [word.upper() for word in words]
     keyword = {"INSERT": "INTO", "REPLACE": "INTO", "UPDATE": "UPDATE"}.get(verb, "FROM")
     table = words[upper.index(keyword) + 1] if keyword in upper[:-1] else ""

@@ -12,11 +12,11 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from accounts.exceptions import EmailDomainHeld
-from accounts.models import ROLE_RANK, Role, User, UserSource
+from accounts.models import ROLE_RANK, Domain, Role, User, UserSource
 from accounts.selectors import (
     company_domain_names,
-    email_domain_holder,
     team_lookup,
+    user_and_domain_holder_for_sign_in,
     user_find_for_sign_in,
 )
 from accounts.services import user_create
@@ -34,8 +34,8 @@ from core.exceptions import Conflict
 
 
 def saml_user_resolve(*, connection: Connection, identity: MappedIdentity) -> User:
-    _check_email_domain(connection, identity.email)
-    user = user_find_for_sign_in(email=identity.email)
+    user, holder = user_and_domain_holder_for_sign_in(email=identity.email)
+    _check_email_domain(connection, identity.email, holder)
     if user is not None:
         return _existing(connection, user)
     if connection.provisioning == Provisioning.SCIM:
@@ -43,9 +43,9 @@ def saml_user_resolve(*, connection: Connection, identity: MappedIdentity) -> Us
     return _jit_create(connection, identity)
 
 
-def _check_email_domain(connection: Connection, email: str) -> None:
-    """A domain is its holder's alone; and a company with domains signs in only its own."""
-    holder = email_domain_holder(email=email)
+def _check_email_domain(connection: Connection, email: str, holder: Domain | None) -> None:
+    """A domain is its holder's alone (``holder``: the held domain that makes ``email`` a
+    company's, if any); and a company with domains signs in only its own."""
     if holder is not None and holder.company_id == connection.company_id:
         return
     if holder is not None:

@@ -59,8 +59,7 @@ def finish_take() -> list[str]:
 def finish_statements() -> list[str]:
     return [
         *finish_take(),
-        "SELECT accounts_domain",
-        "SELECT accounts_user",
+        "SELECT accounts_user, accounts_domain",  # the user, the email's held domain: together
         "INSERT audit_auditevent",
         "UPDATE accounts_user",  # last_login
         "INSERT accounts_usersession",
@@ -174,7 +173,7 @@ def test_a_first_sign_in_creates_the_user_in_the_same_single_transaction(warm):
     # and default team, read only for a creation (a returning person's finish needs neither).
     locks = ["SELECT"] * 2 if connection.vendor == "postgresql" else []
     assert [kind for kind in finish.kinds() if kind == "SELECT"] == locks
-    assert len(finish) == len(finish_take()) + 15 + len(locks)
+    assert len(finish) == len(finish_take()) + 14 + len(locks)
     # The atomic blocks of JIT and user_create, nested: savepoints, on a first sign-in only.
     assert finish.savepoints == 3
 

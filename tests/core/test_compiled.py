@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Domain, User
 from connections.models import Connection, VerifiedSignIn
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, fetch_together
 from tests.factories import verified_sign_in
 from tests.sql_statements import statements
 
@@ -112,6 +112,65 @@ def test_what_it_cannot_run_as_given_is_refused_at_the_first_call(acme):
         CompiledQuery(lambda flag: Connection.objects.filter(allow_idp_initiated=flag)).fetch(
             flag=True
         )
+
+
+# --- fetch_together ------------------------------------------------------------------------------
+
+
+def _field_values(instance) -> dict:
+    return {f.attname: getattr(instance, f.attname) for f in type(instance)._meta.concrete_fields}
+
+
+def test_reads_fetched_together_get_what_each_gets_alone_in_one_statement(acme, globex):
+    by_key = CompiledQuery(lambda key: User.objects.filter(email_key=key))
+    named = CompiledQuery(lambda names: Domain.objects.filter(domain__in=names))
+    names = [acme.company.domains.get().domain, globex.company.domains.get().domain, "x.example"]
+
+    with statements() as ran:
+        users, domains = fetch_together(
+            (by_key, {"key": acme.member.email_key}), (named, {"names": names})
+        )
+
+    assert len(ran) == 1 and ran.kinds()[0].startswith("SELECT")
+    assert [_field_values(user) for user in users] == [
+        _field_values(User.objects.get(pk=acme.member.pk))
+    ]
+    assert type(users[0]) is User and users[0].date_joined.tzinfo is not None
+    assert sorted((d.domain, d.company_id) for d in domains) == sorted(
+        Domain.objects.filter(domain__in=names).values_list("domain", "company_id")
+    )
+    assert all(type(domain) is Domain for domain in domains)
+
+
+def test_a_read_that_finds_nothing_gets_nothing_and_the_others_still_their_rows(acme):
+    by_key = CompiledQuery(lambda key: User.objects.filter(email_key=key))
+    named = CompiledQuery(lambda names: Domain.objects.filter(domain__in=names))
+    acme_domain = acme.company.domains.get().domain
+
+    assert (
+        fetch_together(
+            (by_key, {"key": "nobody@nowhere.example"}), (named, {"names": [acme_domain]})
+        )[0]
+        == []
+    )
+    users, domains = fetch_together(
+        (by_key, {"key": acme.admin.email_key}), (named, {"names": ["x.example", "y.example"]})
+    )
+    assert [user.pk for user in users] == [acme.admin.pk] and domains == []
+    # The same read twice, each with its own values: rows are told apart by read, not model.
+    first, second = fetch_together(
+        (by_key, {"key": acme.admin.email_key}), (by_key, {"key": acme.member.email_key})
+    )
+    assert ([u.pk for u in first], [u.pk for u in second]) == ([acme.admin.pk], [acme.member.pk])
+
+
+def test_only_reads_are_fetched_together(acme):
+    by_key = CompiledQuery(lambda key: User.objects.filter(email_key=key))
+    taken = CompiledQuery(
+        lambda token_hash: VerifiedSignIn.objects.filter(token_hash=token_hash), delete=True
+    )
+    with pytest.raises(ValueError, match="reads only"):
+        fetch_together((by_key, {"key": acme.admin.email_key}), (taken, {"token_hash": "a"}))
 
 
 # --- insert_row ----------------------------------------------------------------------------------
