@@ -153,6 +153,27 @@ def test_every_line_the_web_process_writes_is_a_json_object(web):
     ]
 
 
+class _Untouchable:
+    """A logger that fails on any use: what ``access()`` would do with itself shows."""
+
+    def __getattr__(self, name: str):
+        raise AssertionError(f"access() used self.{name}")
+
+
+def test_gunicorn_builds_no_access_line_of_its_own():
+    """The request lines come from Django (the test above). Stock gunicorn, seeing a logging
+    config, builds a line for every request (then dropped by the level); ours does no work."""
+    from gunicorn.glogging import Logger
+
+    import config.gunicorn as gunicorn_settings
+
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/sso/"}
+    with pytest.raises(AssertionError, match="used self"):
+        Logger.access(_Untouchable(), None, None, environ, None)  # the stand-in catches work
+
+    assert gunicorn_settings.logger_class.access(_Untouchable(), None, None, environ, None) is None
+
+
 def test_metrics_is_a_404_without_the_token_variable(start_web):
     web = start_web(METRICS_TOKEN="")
 
