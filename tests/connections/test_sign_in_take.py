@@ -1,0 +1,119 @@
+"""``pending_take``: the finish step's first read and writes (the connection, the pending sign-in
+taken, its assertion recorded as used), one statement on PostgreSQL and three elsewhere, with
+the same outcome for every case on both (CI's second pass runs this file on PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from connections.models import Connection, SeenAssertion, VerifiedSignIn
+from connections.sign_in import pending_take, secret_hash
+from tests.factories import verified_sign_in
+from tests.sql_statements import statements
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+TOKEN = "browser-finish-token"
+
+
+def _pending(connection: Connection, token: str = TOKEN, **fields) -> VerifiedSignIn:
+    return verified_sign_in(connection, secret_hash(token), **fields)
+
+
+def test_it_takes_the_pending_sign_in_and_records_its_assertion_as_used(acme):
+    pending = _pending(acme.connection, identity={"name_id": "ada@acme.com", "attributes": {}})
+
+    with transaction.atomic():
+        taken = pending_take(name=acme.connection.name, finish_token=TOKEN)
+
+    assert taken.connection.pk == acme.connection.pk
+    assert taken.connection.sign_on_url == acme.connection.sign_on_url
+    assert taken.record.pk == pending.pk and taken.newly_used is True
+    # Read as the ORM reads it: the JSON decoded, the datetimes aware.
+    assert taken.record.identity == {"name_id": "ada@acme.com", "attributes": {}}
+    assert taken.record.expires_at == pending.expires_at
+    assert taken.record.token_hash is None  # the row as the take left it
+    stored = VerifiedSignIn.objects.get(pk=pending.pk)
+    assert stored.token_hash is None and stored.assertion_id == pending.assertion_id
+    seen = SeenAssertion.objects.get(connection=acme.connection)
+    assert (seen.assertion_id, seen.expires_at) == (pending.assertion_id, pending.remember_until)
+
+
+def test_a_second_take_finds_nothing(acme):
+    _pending(acme.connection)
+    with transaction.atomic():
+        assert pending_take(name=acme.connection.name, finish_token=TOKEN).record is not None
+
+    again = pending_take(name=acme.connection.name, finish_token=TOKEN)
+
+    assert again.connection.pk == acme.connection.pk
+    assert (again.record, again.newly_used) == (None, False)
+    assert SeenAssertion.objects.count() == 1
+
+
+def test_an_assertion_recorded_already_is_taken_but_not_newly_used(acme):
+    """The replay the ACS's memory missed (lost with the unlogged table): the caller refuses it,
+    and the refusal's rollback puts the pending sign-in back."""
+    pending = _pending(acme.connection)
+    SeenAssertion.objects.create(
+        connection=acme.connection,
+        assertion_id=pending.assertion_id,
+        expires_at=pending.remember_until,
+    )
+
+    with transaction.atomic():
+        taken = pending_take(name=acme.connection.name, finish_token=TOKEN)
+        assert taken.record.pk == pending.pk and taken.newly_used is False
+        transaction.set_rollback(True)
+
+    assert VerifiedSignIn.objects.get(pk=pending.pk).token_hash == secret_hash(TOKEN)
+    assert SeenAssertion.objects.count() == 1
+
+
+def test_another_companys_pending_sign_in_is_out_of_reach(acme, globex):
+    """A finish token presented at another connection's finish URL takes nothing, records
+    nothing, and leaves that sign-in pending for its own connection."""
+    theirs = _pending(globex.connection)
+
+    with transaction.atomic():
+        taken = pending_take(name=acme.connection.name, finish_token=TOKEN)
+
+    assert taken.connection.pk == acme.connection.pk
+    assert (taken.record, taken.newly_used) == (None, False)
+    assert VerifiedSignIn.objects.get(pk=theirs.pk).token_hash == secret_hash(TOKEN)
+    assert not SeenAssertion.objects.exists()
+
+
+def test_an_expired_sign_in_is_not_taken(acme):
+    expired = _pending(acme.connection, expires_at=timezone.now() - timedelta(seconds=1))
+
+    taken = pending_take(name=acme.connection.name, finish_token=TOKEN)
+
+    assert (taken.record, taken.newly_used) == (None, False)
+    assert VerifiedSignIn.objects.get(pk=expired.pk).token_hash == secret_hash(TOKEN)
+    assert not SeenAssertion.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["no-such-connection", "x" * 64])
+def test_an_unknown_connection_finds_nothing_and_takes_nothing(acme, name):
+    _pending(acme.connection)
+
+    taken = pending_take(name=name, finish_token=TOKEN)
+
+    assert (taken.connection, taken.record, taken.newly_used) == (None, None, False)
+    assert VerifiedSignIn.objects.get().token_hash == secret_hash(TOKEN)
+
+
+@pytest.mark.parametrize("token", [None, ""])
+def test_without_a_finish_token_only_the_connection_is_read(acme, token):
+    _pending(acme.connection)
+
+    with statements() as ran:
+        taken = pending_take(name=acme.connection.name, finish_token=token)
+
+    assert taken.connection.pk == acme.connection.pk and taken.record is None
+    assert ran.kinds() == ["SELECT connections_connection"]
