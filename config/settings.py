@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.database import default_database
 from config.env import (
     read_bool,
     read_choice,
-    read_database,
     read_fernet_keys,
     read_int,
     read_list,
@@ -130,47 +129,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {
-    "default": read_database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-}
-DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# --- a lean database path (issue 13) ---
-# Persistent connections: a new connection costs ~10 ms on PostgreSQL, more than a whole sign-in.
-# Each process keeps its connection DATABASE_CONN_MAX_AGE seconds (0: one per request, the default
-# in debug, where runserver's thread per request would only pile them up), checked before reuse.
-DATABASES["default"]["CONN_MAX_AGE"] = read_int(
-    "DATABASE_CONN_MAX_AGE", default=0 if DEBUG else 60, minimum=0, maximum=3600
-)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    if sqlite3.sqlite_version_info < (3, 35):
-        raise ImproperlyConfigured(
-            f"SQLite 3.35 or later is required (DELETE ... RETURNING); {sqlite3.sqlite_version} is"
-        )
-    # WAL: readers never wait for the writer, and a commit appends to the log instead of
-    # rewriting pages; synchronous=NORMAL is safe with WAL (a power cut may lose the last
-    # commits, never corrupts) and spares an fsync per commit. Both on every new connection.
-    # IMMEDIATE: a transaction takes the write lock when it begins, so two processes writing
-    # at once wait for each other (busy timeout) instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
-            "transaction_mode": "IMMEDIATE",
-        }
-    )
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # An unreachable server fails the request (and /readyz) in seconds, not minutes.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
-    # Django's backend, with a health check that makes no round trip unless the server has
-    # spoken since the last query (core/postgresql/base.py says why that is enough).
-    DATABASES["default"]["ENGINE"] = "core.postgresql"
-    # Parameters sent apart from the SQL (server-side binding), and a statement run five times
-    # on a connection prepared there (psycopg's prepare_threshold): the server parses and plans
-    # the sign-in's few statements once per connection, and psycopg no longer writes every
-    # value into the SQL text. Off (DATABASE_PREPARED_STATEMENTS=0) behind a pooler that cannot
-    # carry prepared statements (PgBouncer before 1.21 in transaction mode).
-    if read_bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        DATABASES["default"]["OPTIONS"].update(server_side_binding=True, prepare_threshold=5)
+DATABASES = {"default": default_database(debug=DEBUG, base_dir=BASE_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
