@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
-from django.db import connections, models, router, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, models, router, transaction
 from django.db.models.constants import OnConflict
 from django.db.models.sql.subqueries import InsertQuery
 
@@ -160,6 +160,38 @@ def _together_sql(compiled: list[_Compiled]) -> str:
 
 
 _together: weakref.WeakKeyDictionary[Any, dict[tuple, str]] = weakref.WeakKeyDictionary()
+
+
+def model_rows(model: type[M], using: str = DEFAULT_DB_ALIAS) -> ModelRows[M]:
+    """How the ORM turns rows of ``model``'s columns (every concrete field, in order) into
+    instances, for SQL written by hand that selects them (``connections.sign_in.take``)."""
+    wrapper = connections[using]
+    per_wrapper = _model_rows.setdefault(wrapper, {})
+    rows = per_wrapper.get(model)
+    if rows is None:
+        rows = per_wrapper[model] = ModelRows(model, wrapper)
+    return rows
+
+
+class ModelRows(Generic[M]):
+    def __init__(self, model: type[M], wrapper) -> None:
+        fields = model._meta.concrete_fields
+        self.model = model
+        self.wrapper = wrapper
+        self.attnames = [field.attname for field in fields]
+        self.compiler = model.objects.none().query.get_compiler(connection=wrapper)
+        columns = [field.get_col(model._meta.db_table) for field in fields]
+        self.converters = self.compiler.get_converters(columns)
+
+    def instance(self, values: tuple) -> M:
+        """The instance of one row's values, converted as the ORM converts what it reads."""
+        if self.converters:
+            values = next(iter(self.compiler.apply_converters([values], self.converters)))
+        return self.model.from_db(self.wrapper.alias, self.attnames, values)
+
+
+# Per database wrapper (one per thread and alias): converters are bound to it.
+_model_rows: weakref.WeakKeyDictionary[Any, dict[type, ModelRows]] = weakref.WeakKeyDictionary()
 
 
 class _Compiled:

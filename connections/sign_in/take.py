@@ -16,18 +16,17 @@ a refusal rolls the take and the use back.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import connection as database
-from django.db import connections, models, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from connections.models import Connection, SeenAssertion, VerifiedSignIn
 from connections.selectors import connection_for_sign_in, connection_name_possible
 from connections.sign_in.common import secret_hash
-from core.compiled import CompiledQuery
+from core.compiled import CompiledQuery, model_rows
 
 
 @dataclass(frozen=True)
@@ -117,11 +116,11 @@ def _take_in_one_statement(name: str, token_hash: str, now) -> Taken:
     if row is None:
         return Taken(None, None, False)
     connections_columns = len(Connection._meta.concrete_fields)
-    connection = _instance(Connection, row[:connections_columns])
+    connection = model_rows(Connection, database.alias).instance(row[:connections_columns])
     pending = row[connections_columns:-1]
     if pending[0] is None:  # the LEFT JOIN found nothing taken (the id is never NULL)
         return Taken(connection, None, False)
-    record = _instance(VerifiedSignIn, pending)
+    record = model_rows(VerifiedSignIn, database.alias).instance(pending)
     return Taken(connection, record, bool(row[-1]))
 
 
@@ -175,34 +174,3 @@ def _on_conflict(quote: Callable[[str], str]) -> str:
         f"ON CONFLICT ({_column(quote, seen, 'connection')}, "
         f"{_column(quote, seen, 'assertion_id')}) DO NOTHING"
     )
-
-
-def _instance(model: type[models.Model], values: tuple):
-    """A model instance from its columns (every concrete field, in order), converted as the ORM
-    converts them when it reads the row itself."""
-    per_wrapper = _readers.setdefault(connections[database.alias], {})
-    reader = per_wrapper.get(model)
-    if reader is None:
-        reader = per_wrapper[model] = _Reader(model)
-    return reader.instance(values)
-
-
-class _Reader:
-    """How the ORM turns ``model``'s columns into an instance on this database connection."""
-
-    def __init__(self, model: type[models.Model]) -> None:
-        fields = model._meta.concrete_fields
-        self.model = model
-        self.attnames = [field.attname for field in fields]
-        self.compiler = model.objects.none().query.get_compiler(connection=database)
-        columns = [field.get_col(model._meta.db_table) for field in fields]
-        self.converters = self.compiler.get_converters(columns)
-
-    def instance(self, values: tuple) -> models.Model:
-        if self.converters:
-            values = next(iter(self.compiler.apply_converters([values], self.converters)))
-        return self.model.from_db(database.alias, self.attnames, values)
-
-
-# Per database wrapper (one per thread and alias): converters are bound to it.
-_readers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -173,6 +173,28 @@ def test_only_reads_are_fetched_together(acme):
         fetch_together((by_key, {"key": acme.admin.email_key}), (taken, {"token_hash": "a"}))
 
 
+def test_model_rows_reads_a_row_selected_by_hand_as_the_orm_reads_it(acme):
+    from django.db import connection
+
+    from core.compiled import model_rows
+
+    pending = verified_sign_in(acme.connection, "a" * 64, next_path="/x")
+    meta = VerifiedSignIn._meta
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in meta.concrete_fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM {connection.ops.quote_name(meta.db_table)}"  # noqa: S608
+        )
+        (row,) = cursor.fetchall()
+
+    read = model_rows(VerifiedSignIn).instance(row)
+
+    assert type(read) is VerifiedSignIn and read._state.adding is False
+    assert _field_values(read) == _field_values(VerifiedSignIn.objects.get(pk=pending.pk))
+    assert read.identity["name_id"] == "ada@acme.com"  # JSON decoded
+    assert read.expires_at.tzinfo is not None  # converted as a SELECT converts it
+
+
 # --- insert_row ----------------------------------------------------------------------------------
 
 
