@@ -128,12 +128,12 @@ def server_environment(database_url: str) -> dict[str, str]:
     return env
 
 
-def subcommand(database_url: str, *args: str) -> dict:
-    """``bench/saml_acs.py <args>`` in a process of its own, Django set up on that database with
-    production settings; returns the JSON it printed last."""
+def subcommand(database_url: str, *args: str, root: Path = ROOT) -> dict:
+    """``bench/saml_acs.py <args>`` of the checkout at ``root`` in a process of its own, Django
+    set up on that database with production settings; returns the JSON it printed last."""
     result = subprocess.run(
-        [sys.executable, __file__, *args],
-        cwd=ROOT,
+        [sys.executable, str(root / "bench" / "saml_acs.py"), *args],
+        cwd=root,
         env=server_environment(database_url),
         capture_output=True,
         text=True,
@@ -146,9 +146,10 @@ def subcommand(database_url: str, *args: str) -> dict:
     return json.loads(lines[-1]) if lines else {}
 
 
-def seed(database_url: str, cert_file: Path) -> dict:
-    """Migrate and seed: the bench connection, its certificate, the user who signs in."""
-    return subcommand(database_url, "seed", str(cert_file))
+def seed(database_url: str, cert_file: Path, root: Path = ROOT) -> dict:
+    """Migrate and seed (with the code of the checkout at ``root``): the bench connection, its
+    certificate, the user who signs in."""
+    return subcommand(database_url, "seed", str(cert_file), root=root)
 
 
 def _seed_here(cert_file: str) -> None:
@@ -173,9 +174,10 @@ def _seed_here(cert_file: str) -> None:
     print(json.dumps({"acs_url": connection.acs_url, "audience": connection.sp_entity_id}))
 
 
-def procfile_line(process: str) -> str:
-    """The command the ``Procfile`` runs for ``process`` (``release``, ``web``...)."""
-    for row in (ROOT / "Procfile").read_text().splitlines():
+def procfile_line(process: str, root: Path = ROOT) -> str:
+    """The command the ``Procfile`` (of the checkout at ``root``) runs for ``process``
+    (``release``, ``web``...)."""
+    for row in (root / "Procfile").read_text().splitlines():
         name, _, command = row.partition(":")
         if name.strip() == process:
             return command.strip()
@@ -195,9 +197,9 @@ class Server:
     workers, ``config.settings`` with DEBUG off (persistent database connections with health
     checks, SQLite in WAL) and no Redis (the rate limit and cache in process)."""
 
-    def __init__(self, database_url: str, workers: int, state: Path) -> None:
+    def __init__(self, database_url: str, workers: int, state: Path, root: Path = ROOT) -> None:
         self.port = free_port()
-        self.command = procfile_line("web")
+        self.command = procfile_line("web", root)
         env = server_environment(database_url) | {
             "PORT": str(self.port),
             "WEB_CONCURRENCY": str(workers),
@@ -205,8 +207,8 @@ class Server:
             "PROMETHEUS_MULTIPROC_DIR": str(state / "metrics"),
         }
         release = subprocess.run(
-            ["sh", "-c", procfile_line("release")],
-            cwd=ROOT,
+            ["sh", "-c", procfile_line("release", root)],
+            cwd=root,
             env=env,
             capture_output=True,
             text=True,
@@ -218,7 +220,7 @@ class Server:
         self.log = tempfile.NamedTemporaryFile(prefix="bench-server-", suffix=".log")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             ["sh", "-c", f"exec {self.command}"],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,

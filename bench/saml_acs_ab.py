@@ -1,0 +1,164 @@
+"""A change to the sign-in path against the code before it, both served at once.
+
+    git worktree add /tmp/before <commit>            # the code before the change
+    .venv/bin/python bench/saml_acs_ab.py --before /tmp/before [--after .] [--runs 500]
+        [--postgres postgres://postgres@127.0.0.1:5432/wt_bench_ab] [--no-postgres]
+
+A machine's speed moves from hour to hour (on the project's VM, stock pysaml2's verification
+read 58 to 118 ms in one evening), more than most changes to the sign-in move it, so two runs of
+``bench/saml_acs.py`` an hour apart compare the machine, not the code. Here both checkouts are
+served at once, each as ``bench/saml_acs.py`` serves one (its own ``Procfile`` release and web
+lines, one gunicorn worker, production settings, its own database: SQLite, then PostgreSQL),
+and each round signs in once on each, in alternating order, so whatever the machine does
+falls on both alike. Both run with this interpreter; each checkout seeds its database with its
+own ``bench/saml_acs.py seed``.
+
+It prints, per database and per checkout, the p50 of the ACS POST, of the finish GET and of the
+whole IdP-initiated sign-in (a new TCP connection per request, a user who already exists, a
+fresh signed response each time), the whole sign-in's p95, and the change: after against
+before. Not a test: it asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import saml_acs as bench  # noqa: E402 - the bench beside this file
+
+SIDES = ("before", "after")
+
+
+def steps(server: bench.Server, body: bytes) -> tuple[float, float]:
+    """One IdP-initiated sign-in (``bench.sign_in``'s requests), timed per request, in ms."""
+    started = time.perf_counter()
+    acs = server.request(
+        "POST",
+        f"/sso/{bench.NAME}/acs/",
+        body,
+        {"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    if acs.status != 303:
+        raise SystemExit(f"the ACS answered {acs.status}, not 303")
+    between = time.perf_counter()
+    done = server.request(
+        "GET",
+        urlsplit(acs.headers["Location"]).path,
+        headers={"Cookie": f"sso_finish={bench._cookie(acs, 'sso_finish')}"},
+    )
+    if done.status != 302:
+        raise SystemExit(f"the finish step answered {done.status}, not a signed-in redirect")
+    ended = time.perf_counter()
+    return (between - started) * 1000, (ended - between) * 1000
+
+
+def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_file, args):
+    targets = {side: bench.seed(urls[side], cert_file, roots[side]) for side in SIDES}
+    states = {side: Path(tempfile.mkdtemp(prefix=f"bench-ab-{side}-")) for side in SIDES}
+    servers: dict[str, bench.Server] = {}
+
+    def body(side: str) -> bytes:
+        target = targets[side]
+        return bench.acs_body(
+            idp.response(
+                acs_url=target["acs_url"],
+                audience=target["audience"],
+                name_id=bench.EMAIL,
+                attributes=bench.okta_attributes(
+                    bench.EMAIL, first="Ada", last="Bench", user_type="sender"
+                ),
+            )
+        )
+
+    timed: dict[str, list[tuple[float, float]]] = {side: [] for side in SIDES}
+    try:
+        for side in SIDES:
+            servers[side] = bench.Server(urls[side], 1, states[side], roots[side])
+            servers[side].wait_ready()
+        for side in SIDES:
+            for _ in range(args.warmup):
+                steps(servers[side], body(side))
+        for round_number in range(args.runs):
+            order = SIDES if round_number % 2 == 0 else tuple(reversed(SIDES))
+            for side in order:
+                signed = body(side)  # signed beforehand: the client's work, not timed
+                timed[side].append(steps(servers[side], signed))
+    finally:
+        for server in servers.values():
+            server.stop()
+        for state in states.values():
+            shutil.rmtree(state, ignore_errors=True)
+
+    print(f"{label} ({args.runs} rounds, each side once a round in alternating order)")
+    whole = {}
+    for side in SIDES:
+        acs = [a for a, _ in timed[side]]
+        finish = [f for _, f in timed[side]]
+        whole[side] = bench.percentiles([a + f for a, f in timed[side]])
+        print(
+            f"  {side:<6} {str(roots[side]):<40} ACS p50 {bench.percentiles(acs)[0]:6.2f} ms"
+            f"   finish p50 {bench.percentiles(finish)[0]:6.2f} ms"
+            f"   sign-in p50 {whole[side][0]:6.2f} ms  p95 {whole[side][1]:6.2f} ms"
+        )
+    before, after = whole["before"][0], whole["after"][0]
+    print(
+        f"  change of the sign-in's p50: {after - before:+.2f} ms"
+        f" ({(after - before) / before * 100:+.1f}%)"
+    )
+    sys.stdout.flush()
+
+
+def _named(url: str, suffix: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_{suffix}"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", type=Path, required=True, help="a checkout of the old code")
+    parser.add_argument("--after", type=Path, default=bench.ROOT, help="default: this checkout")
+    parser.add_argument("--runs", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument(
+        "--postgres",
+        default="postgres://postgres@127.0.0.1:5432/wt_bench_ab",
+        help="the stem of two databases of the bench's own (<stem>_before, <stem>_after): "
+        "created afresh, dropped at the end",
+    )
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    roots = {"before": args.before.resolve(), "after": args.after.resolve()}
+    for side, root in roots.items():
+        if not (root / "Procfile").exists() or not (root / "bench" / "saml_acs.py").exists():
+            raise SystemExit(f"--{side} {root} is not a checkout of this project")
+
+    print(bench.machine(), flush=True)
+    keypair = bench.make_keypair("bench.okta.example", slot="bench")
+    idp = bench.TestIdP(entity_id=bench.IDP_ENTITY_ID, keypair=keypair)
+    with tempfile.TemporaryDirectory() as directory:
+        cert_file = Path(directory) / "idp.pem"
+        cert_file.write_bytes(keypair.cert_pem)
+        sqlite = {side: f"sqlite:///{Path(directory) / f'{side}.sqlite3'}" for side in SIDES}
+        compare("SQLite", sqlite, roots, idp, cert_file, args)
+        if args.no_postgres:
+            return
+        postgres = {side: bench.postgres_database(_named(args.postgres, side)) for side in SIDES}
+        try:
+            if all(postgres.values()):
+                compare("PostgreSQL", postgres, roots, idp, cert_file, args)
+        finally:
+            for url in postgres.values():
+                if url:
+                    bench.drop_postgres_database(url)
+    print(bench.machine().replace("machine:", "at the end:"))
+
+
+if __name__ == "__main__":
+    main()
