@@ -281,13 +281,16 @@ def acs_body(xml: bytes) -> bytes:
     return urlencode(post_data(xml)).encode()
 
 
-def sign_in(server: Server, body: bytes) -> None:
-    """ACS POST then the finish GET, each on its own connection; fails loudly if refused."""
+def sign_in(server: Server, body: bytes) -> tuple[float, float]:
+    """ACS POST then the finish GET, each on its own connection; fails loudly if refused.
+    Returns how long each took, in ms."""
+    started = time.perf_counter()
     acs = server.request(
         "POST", f"/sso/{NAME}/acs/", body, {"Content-Type": "application/x-www-form-urlencoded"}
     )
     if acs.status != 303:
         raise SystemExit(f"the ACS answered {acs.status}, not 303")
+    between = time.perf_counter()
     done = server.request(
         "GET",
         urlsplit(acs.headers["Location"]).path,
@@ -295,6 +298,18 @@ def sign_in(server: Server, body: bytes) -> None:
     )
     if done.status != 302 or not _cookie(done, "sessionid"):
         raise SystemExit(f"the finish step answered {done.status}, not a signed-in redirect")
+    return (between - started) * 1000, (time.perf_counter() - between) * 1000
+
+
+def signed_response(idp: TestIdP, target: dict) -> bytes:
+    """A fresh Okta-like response for the bench user, signed for the seeded connection
+    (``target``: what ``seed`` returned)."""
+    return idp.response(
+        acs_url=target["acs_url"],
+        audience=target["audience"],
+        name_id=EMAIL,
+        attributes=okta_attributes(EMAIL, first="Ada", last="Bench", user_type="sender"),
+    )
 
 
 # --- stock pysaml2 -------------------------------------------------------------------------------
@@ -347,12 +362,7 @@ def run_database(label: str, database_url: str, idp: TestIdP, cert_file: Path, a
     state = Path(tempfile.mkdtemp(prefix="bench-state-"))
 
     def response() -> bytes:
-        return idp.response(
-            acs_url=target["acs_url"],
-            audience=target["audience"],
-            name_id=EMAIL,
-            attributes=okta_attributes(EMAIL, first="Ada", last="Bench", user_type="sender"),
-        )
+        return signed_response(idp, target)
 
     stock = stock_client(idp, target["audience"], target["acs_url"])
     server = Server(database_url, args.workers, state)

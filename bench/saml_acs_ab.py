@@ -25,7 +25,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,46 +35,13 @@ import saml_acs as bench  # noqa: E402 - the bench beside this file
 SIDES = ("before", "after")
 
 
-def steps(server: bench.Server, body: bytes) -> tuple[float, float]:
-    """One IdP-initiated sign-in (``bench.sign_in``'s requests), timed per request, in ms."""
-    started = time.perf_counter()
-    acs = server.request(
-        "POST",
-        f"/sso/{bench.NAME}/acs/",
-        body,
-        {"Content-Type": "application/x-www-form-urlencoded"},
-    )
-    if acs.status != 303:
-        raise SystemExit(f"the ACS answered {acs.status}, not 303")
-    between = time.perf_counter()
-    done = server.request(
-        "GET",
-        urlsplit(acs.headers["Location"]).path,
-        headers={"Cookie": f"sso_finish={bench._cookie(acs, 'sso_finish')}"},
-    )
-    if done.status != 302:
-        raise SystemExit(f"the finish step answered {done.status}, not a signed-in redirect")
-    ended = time.perf_counter()
-    return (between - started) * 1000, (ended - between) * 1000
-
-
 def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_file, args):
     targets = {side: bench.seed(urls[side], cert_file, roots[side]) for side in SIDES}
     states = {side: Path(tempfile.mkdtemp(prefix=f"bench-ab-{side}-")) for side in SIDES}
     servers: dict[str, bench.Server] = {}
 
     def body(side: str) -> bytes:
-        target = targets[side]
-        return bench.acs_body(
-            idp.response(
-                acs_url=target["acs_url"],
-                audience=target["audience"],
-                name_id=bench.EMAIL,
-                attributes=bench.okta_attributes(
-                    bench.EMAIL, first="Ada", last="Bench", user_type="sender"
-                ),
-            )
-        )
+        return bench.acs_body(bench.signed_response(idp, targets[side]))
 
     timed: dict[str, list[tuple[float, float]]] = {side: [] for side in SIDES}
     try:
@@ -84,12 +50,12 @@ def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_
             servers[side].wait_ready()
         for side in SIDES:
             for _ in range(args.warmup):
-                steps(servers[side], body(side))
+                bench.sign_in(servers[side], body(side))
         for round_number in range(args.runs):
             order = SIDES if round_number % 2 == 0 else tuple(reversed(SIDES))
             for side in order:
                 signed = body(side)  # signed beforehand: the client's work, not timed
-                timed[side].append(steps(servers[side], signed))
+                timed[side].append(bench.sign_in(servers[side], signed))
     finally:
         for server in servers.values():
             server.stop()

@@ -120,9 +120,10 @@ def fetch_together(*reads: tuple[CompiledQuery, dict[str, Any]]) -> list[list]:
     if any(each.wrapper is not wrapper for each in compiled):
         raise ValueError("fetch_together() reads one database")
     key = tuple(compiled)
-    sql = _together.setdefault(wrapper, {}).get(key)
-    if sql is None:
-        sql = _together[wrapper][key] = _together_sql(compiled)
+    built = _together.setdefault(wrapper, {}).get(key)
+    if built is None:
+        built = _together[wrapper][key] = (_together_sql(compiled), _slot_starts(compiled))
+    sql, starts = built
     params = [
         value
         for each, (_, values) in zip(compiled, reads, strict=True)
@@ -132,7 +133,6 @@ def fetch_together(*reads: tuple[CompiledQuery, dict[str, Any]]) -> list[list]:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     found: list[list] = [[] for _ in compiled]
-    starts = _slot_starts(compiled)
     for row in rows:
         index = row[0]
         start = starts[index]
@@ -159,7 +159,10 @@ def _together_sql(compiled: list[_Compiled]) -> str:
     return " UNION ALL ".join(selects)
 
 
-_together: weakref.WeakKeyDictionary[Any, dict[tuple, str]] = weakref.WeakKeyDictionary()
+# Per database wrapper and reads: the statement and where each read's columns start in its rows.
+_together: weakref.WeakKeyDictionary[Any, dict[tuple, tuple[str, list[int]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def model_rows(model: type[M], using: str = DEFAULT_DB_ALIAS) -> ModelRows[M]:

@@ -53,16 +53,17 @@ def _kind(sql: str) -> str:
     words = sql.replace('"', "").split()
     verb = words[0].upper()
     if verb == "WITH":
-        return "WITH " + ", ".join(_with_parts(sql.replace('"', "")))
+        return "WITH " + ", ".join(_parts(sql.replace('"', "")))
     if verb == "SELECT" and " UNION ALL " in sql:  # reads fetched together (core.compiled)
-        return "SELECT " + ", ".join(part.split()[1] for part in _with_parts(sql.replace('"', "")))
+        return "SELECT " + ", ".join(part.split()[1] for part in _parts(sql.replace('"', "")))
     upper = [word.upper() for word in words]
     keyword = {"INSERT": "INTO", "REPLACE": "INTO", "UPDATE": "UPDATE"}.get(verb, "FROM")
     table = words[upper.index(keyword) + 1] if keyword in upper[:-1] else ""
     return f"{verb} {table}".strip()
 
 
-def _with_parts(sql: str) -> list[str]:
+def _parts(sql: str) -> list[str]:
+    """What a WITH or UNION ALL statement does to which table, in order."""
     named = set(re.findall(r"(\w+) AS \(", sql))  # the WITH's own names, not tables
     parts: list[str] = []
     for action, table in re.findall(r"\b(INSERT INTO|UPDATE|DELETE FROM|FROM)\s+(\w+)", sql):
@@ -77,7 +78,7 @@ _ACTION = {"INSERT INTO": "INSERT", "UPDATE": "UPDATE", "DELETE FROM": "DELETE",
 
 def _writes(sql: str, verb: str) -> bool:
     if verb == "WITH":
-        return any(not part.startswith("SELECT") for part in _with_parts(sql.replace('"', "")))
+        return any(not part.startswith("SELECT") for part in _parts(sql.replace('"', "")))
     return verb in _WRITES
 
 

@@ -26,15 +26,11 @@ from connections.models import (
 )
 from connections.sign_in.common import refusal_record, require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from connections.sign_in.take import Taken
+from connections.sign_in.take import Taken, pending_sign_ins
 
 
 def _pending(connection: Connection, finish_token: str | None):
-    return VerifiedSignIn.objects.filter(
-        token_hash=secret_hash(finish_token or ""),
-        connection_id=connection.pk,
-        expires_at__gt=timezone.now(),
-    )
+    return pending_sign_ins(secret_hash(finish_token or ""), connection.pk, timezone.now())
 
 
 def _no_longer_pending() -> SamlExpired:

@@ -58,14 +58,15 @@ def pending_take(*, name: str, finish_token: str | None) -> Taken:
     return Taken(connection, taken, newly_used)
 
 
-def _pending_query(token_hash: str, connection_id: int, now):
+def pending_sign_ins(token_hash: str, connection_id: int, now):
+    """The pending sign-ins a finish token's hash names at a connection (at most one)."""
     return VerifiedSignIn.objects.filter(
         token_hash=token_hash, connection_id=connection_id, expires_at__gt=now
     )
 
 
 # Compiled once per process (core.compiled). Taken, not deleted: see pending_take.
-_PENDING_TAKE = CompiledQuery(_pending_query, update={"token_hash": None})
+_PENDING_TAKE = CompiledQuery(pending_sign_ins, update={"token_hash": None})
 
 
 # --- elsewhere: the used assertion, one statement of its own ----------------------------------
@@ -73,9 +74,8 @@ _PENDING_TAKE = CompiledQuery(_pending_query, update={"token_hash": None})
 
 def _assertion_use_record(token_hash: str, connection_id: int, now) -> list[tuple]:
     """``SeenAssertion`` for the assertion of the pending sign-in ``token_hash`` names (none if
-    none is pending), unless that assertion is recorded already: the statement hands back the
-    assertion ID it recorded, so no row back means a replay (or nothing pending). Run before
-    the take, whose WHERE it shares."""
+    none is pending), unless that assertion is recorded already: no row back means a replay (or
+    nothing pending). Run before the take, whose WHERE it shares."""
     sql = _sql("use", _assertion_use_sql)
     now = database.ops.adapt_datetimefield_value(now)
     with database.cursor() as cursor:
@@ -84,21 +84,9 @@ def _assertion_use_record(token_hash: str, connection_id: int, now) -> list[tupl
 
 
 def _assertion_use_sql(quote: Callable[[str], str]) -> str:
-    """Written out here: the ORM has no INSERT ... SELECT. Every name comes from the models'
-    options, quoted by the backend; every value is a parameter."""
-    seen, pending = SeenAssertion._meta, VerifiedSignIn._meta
-    return (
-        f"INSERT INTO {quote(seen.db_table)} ({_column(quote, seen, 'connection')}, "  # noqa: S608
-        f"{_column(quote, seen, 'assertion_id')}, {_column(quote, seen, 'created_at')}, "
-        f"{_column(quote, seen, 'expires_at')}) "
-        f"SELECT {_column(quote, pending, 'connection')}, "
-        f"{_column(quote, pending, 'assertion_id')}, %s, "
-        f"{_column(quote, pending, 'remember_until')} FROM {quote(pending.db_table)} "
-        f"WHERE {_column(quote, pending, 'token_hash')} = %s "
-        f"AND {_column(quote, pending, 'connection')} = %s "
-        f"AND {_column(quote, pending, 'expires_at')} > %s "
-        f"{_on_conflict(quote)} RETURNING {_column(quote, seen, 'assertion_id')}"
-    )
+    pending = VerifiedSignIn._meta
+    where = _pending_where(quote, f"{_column(quote, pending, 'connection')} = %s")
+    return _use_sql(quote, f"{quote(pending.db_table)} WHERE {where}")
 
 
 # --- PostgreSQL: the three in one statement -----------------------------------------------------
@@ -126,23 +114,17 @@ def _take_in_one_statement(name: str, token_hash: str, now) -> Taken:
 
 def _take_sql(quote: Callable[[str], str]) -> str:
     """Every name from the models' options, quoted by the backend; every value a parameter."""
-    conn, pending, seen = Connection._meta, VerifiedSignIn._meta, SeenAssertion._meta
-    pending_column = _column(quote, pending, "connection")
+    conn, pending = Connection._meta, VerifiedSignIn._meta
+    # The connection the name named (none: no row is pending for it).
+    named_id = f"(SELECT {_column(quote, conn, 'id')} FROM c)"  # noqa: S608 - a name, quoted
+    of_named = f"{_column(quote, pending, 'connection')} = {named_id}"
     return (
         f"WITH c AS (SELECT {_columns(quote, conn)} FROM {quote(conn.db_table)} "  # noqa: S608
         f"WHERE {_column(quote, conn, 'name')} = %s), "
         f"taken AS (UPDATE {quote(pending.db_table)} "
         f"SET {_column(quote, pending, 'token_hash')} = NULL "
-        f"WHERE {_column(quote, pending, 'token_hash')} = %s "
-        f"AND {pending_column} = (SELECT {_column(quote, conn, 'id')} FROM c) "
-        f"AND {_column(quote, pending, 'expires_at')} > %s "
-        f"RETURNING {_columns(quote, pending)}), "
-        f"used AS (INSERT INTO {quote(seen.db_table)} ({_column(quote, seen, 'connection')}, "
-        f"{_column(quote, seen, 'assertion_id')}, {_column(quote, seen, 'created_at')}, "
-        f"{_column(quote, seen, 'expires_at')}) "
-        f"SELECT {pending_column}, {_column(quote, pending, 'assertion_id')}, %s, "
-        f"{_column(quote, pending, 'remember_until')} FROM taken "
-        f"{_on_conflict(quote)} RETURNING 1) "
+        f"WHERE {_pending_where(quote, of_named)} RETURNING {_columns(quote, pending)}), "
+        f"used AS ({_use_sql(quote, 'taken')}) "
         f"SELECT c.*, taken.*, EXISTS (SELECT 1 FROM used) FROM c LEFT JOIN taken ON TRUE"
     )
 
@@ -168,9 +150,30 @@ def _columns(quote: Callable[[str], str], meta) -> str:
     return ", ".join(quote(field.column) for field in meta.concrete_fields)
 
 
-def _on_conflict(quote: Callable[[str], str]) -> str:
-    seen = SeenAssertion._meta
+def _pending_where(quote: Callable[[str], str], of_connection: str) -> str:
+    """Pending for this browser (``pending_sign_ins``' rule, written out): its token, not yet
+    taken, of the connection ``of_connection`` names, not expired. Parameters: the token's
+    hash, then the connection's (if ``of_connection`` takes one), then now."""
+    pending = VerifiedSignIn._meta
     return (
+        f"{_column(quote, pending, 'token_hash')} = %s AND {of_connection} "
+        f"AND {_column(quote, pending, 'expires_at')} > %s"
+    )
+
+
+def _use_sql(quote: Callable[[str], str], source: str) -> str:
+    """The assertion of each pending sign-in ``source`` yields (a table and its WHERE, or the
+    take's rows) recorded in ``SeenAssertion`` unless it is there already, kept until the
+    assertion expires; a row back for each one recorded. Written out: the ORM has no INSERT ...
+    SELECT. Parameter: now."""
+    seen, pending = SeenAssertion._meta, VerifiedSignIn._meta
+    return (
+        f"INSERT INTO {quote(seen.db_table)} ({_column(quote, seen, 'connection')}, "  # noqa: S608
+        f"{_column(quote, seen, 'assertion_id')}, {_column(quote, seen, 'created_at')}, "
+        f"{_column(quote, seen, 'expires_at')}) "
+        f"SELECT {_column(quote, pending, 'connection')}, "
+        f"{_column(quote, pending, 'assertion_id')}, %s, "
+        f"{_column(quote, pending, 'remember_until')} FROM {source} "
         f"ON CONFLICT ({_column(quote, seen, 'connection')}, "
-        f"{_column(quote, seen, 'assertion_id')}) DO NOTHING"
+        f"{_column(quote, seen, 'assertion_id')}) DO NOTHING RETURNING 1"
     )
