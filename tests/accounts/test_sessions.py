@@ -4,10 +4,13 @@ Django's database store (same table, same rows, same refusal of a session that v
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from django.contrib.sessions.backends.base import VALID_KEY_CHARS, UpdateError
 from django.contrib.sessions.backends.db import SessionStore as DjangoDatabaseStore
 from django.contrib.sessions.models import Session
+from django.core import signing
 
 from accounts.sessions import SessionStore
 from tests.sql_statements import statements
@@ -115,3 +118,39 @@ def _new_key() -> str:
     session = SessionStore()
     session.create()  # what a login's cycle_key does: a key picked without asking the database
     return session.session_key
+
+
+SIGNED_IN = {
+    "_auth_user_id": "42",
+    "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+    "_auth_user_hash": "5f" * 32,
+}
+
+
+def test_a_session_is_stored_signed_but_not_compressed_and_both_stores_read_each_other():
+    ours = SessionStore()
+    ours.update(SIGNED_IN)
+    ours.save()
+    djangos = DjangoDatabaseStore()
+    djangos.update(SIGNED_IN)
+    djangos.save()
+
+    stored = Session.objects.get(session_key=ours.session_key).session_data
+    compressed = Session.objects.get(session_key=djangos.session_key).session_data
+    # django.core.signing marks a compressed value with a leading "."; Django compresses this one.
+    assert compressed.startswith(".") and not stored.startswith(".")
+    assert DjangoDatabaseStore(session_key=ours.session_key).load() == SIGNED_IN
+    assert SessionStore(session_key=djangos.session_key).load() == SIGNED_IN
+
+
+def test_a_session_whose_data_was_tampered_with_loads_empty():
+    session = SessionStore()
+    session.update(SIGNED_IN)
+    session.save()
+    row = Session.objects.get(session_key=session.session_key)
+    _, signed_rest = row.session_data.split(":", 1)
+    forged = signing.b64_encode(json.dumps({**SIGNED_IN, "_auth_user_id": "43"}).encode())
+    row.session_data = f"{forged.decode()}:{signed_rest}"  # another user, the old signature
+    row.save()
+
+    assert SessionStore(session_key=session.session_key).load() == {}
