@@ -23,6 +23,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from connections.connection_cache import (
+    ConnectionChanged,
+    connection_for_acs,
+    connection_reread,
+    still_current,
+)
 from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefused
 from connections.key_encryption import SpKeysUnavailable
 from connections.logout import (
@@ -41,6 +47,7 @@ from connections.setup_views import SESSION_KEY as SETUP_SESSION_KEY
 from connections.setup_views import link_for_test
 from connections.sign_in import (
     FINISH_COOKIE,
+    ReceivedSignIn,
     acs_receive,
     binding_cookie_name,
     may_test_login,
@@ -217,18 +224,26 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
 def acs(request: HttpRequest, name: str) -> HttpResponse:
     connection = None
     try:
-        connection = _connection_or_refuse(name)
+        # On PostgreSQL a remembered row, checked where it counts (connections.connection_cache).
+        connection = connection_for_acs(name)
+        if connection is None:
+            raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
         try:
             form = request.POST
         except RequestDataTooBig:
             raise SamlMalformed(
                 extra={"reason": "the POST body is larger than any real response"}
             ) from None
-        received = acs_receive(
-            connection=connection,
-            saml_response=form.get("SAMLResponse"),
-            relay_state=form.get("RelayState"),
-        )
+        try:
+            received = _acs_receive_form(connection, form)
+        except (ConnectionChanged, SignInRefused, SpKeysUnavailable) as error:
+            if not isinstance(error, ConnectionChanged) and still_current(connection):
+                raise
+            # Decided on a remembered row that has changed since: decide again on the row now.
+            connection = connection_reread(name)
+            if connection is None:
+                raise ConnectionUnknown(extra={"name": name}) from None
+            received = _acs_receive_form(connection, form)
     except SignInRefused as error:
         return _refused(request, error, connection)
     except SpKeysUnavailable as error:  # an encrypted assertion, and no SP key to decrypt it
@@ -243,6 +258,14 @@ def acs(request: HttpRequest, name: str) -> HttpResponse:
         **_cookie_args(f"/sso/{connection.name}/finish/", max_age=120),
     )
     return response
+
+
+def _acs_receive_form(connection: Connection, form) -> ReceivedSignIn:
+    return acs_receive(
+        connection=connection,
+        saml_response=form.get("SAMLResponse"),
+        relay_state=form.get("RelayState"),
+    )
 
 
 @never_cache

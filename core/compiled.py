@@ -329,11 +329,48 @@ def insert_row(
     ``core.batched_writes.writes_batched()``). What ``save()`` adds is not
     done: no ``pre_save``/``post_save`` signals (none is connected to the models written this
     way), no parent tables. A clash raises ``IntegrityError`` as ``save()`` does."""
+    wrapper, compiled = _compiled_insert(
+        instance, on_conflict, unique_fields, update_fields, read_key
+    )
+    params = _insert_params(compiled, instance)
+    with (
+        transaction.mark_for_rollback_on_error(wrapper.alias),
+        nullcontext() if compiled.returning else result_unread(),
+        wrapper.cursor() as cursor,
+    ):
+        cursor.execute(compiled.sql, [*params, *compiled.trailing])
+        if compiled.returning:
+            setattr(instance, type(instance)._meta.auto_field.attname, cursor.fetchone()[0])
+    instance._state.adding = False
+    instance._state.db = wrapper.alias
+    return instance
+
+
+def insert_row_if(instance: M, condition: str, params: list) -> bool:
+    """``insert_row(instance, read_key=False)`` as one ``INSERT ... SELECT <the values> WHERE
+    <condition>``: the row is inserted only if the SQL ``condition`` (with its ``params``)
+    holds when the statement runs. Returns whether it was."""
+    wrapper, compiled = _compiled_insert(instance, None, (), (), False)
+    if compiled.trailing or " VALUES (" not in compiled.sql or not compiled.sql.endswith(")"):
+        raise ValueError("insert_row_if() writes a plain INSERT ... VALUES (...)")
+    head, _, values = compiled.sql.rpartition(" VALUES (")
+    sql = f"{head} SELECT {values[:-1]} WHERE {condition}"
+    with transaction.mark_for_rollback_on_error(wrapper.alias), wrapper.cursor() as cursor:
+        cursor.execute(sql, [*_insert_params(compiled, instance), *params])
+        inserted = cursor.rowcount == 1
+    if inserted:
+        instance._state.adding = False
+        instance._state.db = wrapper.alias
+    return inserted
+
+
+def _compiled_insert(instance, on_conflict, unique_fields, update_fields, read_key):
+    """The database wrapper ``instance`` is written to, and its model's INSERT compiled there
+    once per process."""
     model = type(instance)
     if model._meta.parents:
         raise ValueError("insert_row() writes a model without parent tables")
     wrapper = connections[router.db_for_write(model, instance=instance)]
-    auto = model._meta.auto_field
     pk_set = instance.pk is not None
     returning = read_key and not pk_set
     key = (model, on_conflict, unique_fields, update_fields, pk_set, returning)
@@ -343,21 +380,15 @@ def insert_row(
         compiled = per_wrapper[key] = _CompiledInsert(
             wrapper, model, on_conflict, unique_fields, update_fields, pk_set, returning
         )
-    params = [
+    return wrapper, compiled
+
+
+def _insert_params(compiled: _CompiledInsert, instance) -> list:
+    """The row's values, prepared by Django's insert compiler as a save prepares them."""
+    return [
         compiled.compiler.prepare_value(field, compiled.compiler.pre_save_val(field, instance))
         for field in compiled.fields
     ]
-    with (
-        transaction.mark_for_rollback_on_error(wrapper.alias),
-        nullcontext() if compiled.returning else result_unread(),
-        wrapper.cursor() as cursor,
-    ):
-        cursor.execute(compiled.sql, [*params, *compiled.trailing])
-        if compiled.returning:
-            setattr(instance, auto.attname, cursor.fetchone()[0])
-    instance._state.adding = False
-    instance._state.db = wrapper.alias
-    return instance
 
 
 _inserts: weakref.WeakKeyDictionary[Any, dict[tuple, _CompiledInsert]] = weakref.WeakKeyDictionary()

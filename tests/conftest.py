@@ -17,6 +17,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import Company, Role, Team, User
+from connections.connection_cache import forget_all
 from connections.models import Connection
 from tests.factories import (
     CompanyFactory,
@@ -97,6 +98,14 @@ def _tenant(slug: str) -> Tenant:
     admin = UserFactory(company=company, email=f"admin@{slug}.com", role=Role.ADMIN)
     member = UserFactory(company=company, email=f"member@{slug}.com", team=teams["Sales"])
     return Tenant(company=company, connection=connection, teams=teams, admin=admin, member=member)
+
+
+@pytest.fixture(autouse=True)
+def _no_connection_remembered():
+    """Each test starts with no connection row remembered (``connections.connection_cache``,
+    PostgreSQL): a row an earlier test left would be checked and read again anyway, but the
+    statement counts would depend on the order the tests ran in."""
+    forget_all()
 
 
 @pytest.fixture(params=["xmlsec", "xmlsec1"])

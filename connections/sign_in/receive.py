@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
+from connections.connection_cache import ConnectionChanged, current_condition, remembered
 from connections.exceptions import (
     ConnectionDisabled,
     SamlAudienceMismatch,
@@ -45,7 +46,7 @@ from connections.sign_in.common import (
     secret_hash,
 )
 from connections.sp_keys import sp_decrypt
-from core.compiled import insert_row
+from core.compiled import insert_row, insert_row_if
 from core.persistence import delete_returning
 
 # A Response or Assertion issued longer ago than this is refused whatever its validity window
@@ -66,7 +67,15 @@ def acs_receive(
     SP-initiated request it answers consumed (before the signatures are verified, as the order
     of the checks has it; a refusal rolls the consumption back), the verified sign-in recorded
     for the finish step with its assertion ID (remembered: replay). A refusal writes nothing
-    (the view records the audit event)."""
+    (the view records the audit event).
+
+    ``connection`` may be a remembered row (``connections.connection_cache``): the verified
+    sign-in is then written only if that row is still current, and ``ConnectionChanged`` says
+    it was not (nothing written: do the step again with the row read now)."""
+    if remembered(connection) and not (
+        connection.idp_entity_id or connection.observed_idp_entity_id
+    ):
+        raise ConnectionChanged()  # recording the first issuer updates the row: read it now
     if connection.status == ConnectionStatus.DISABLED:
         raise ConnectionDisabled(extra={"status": connection.status})
     adapter = saml_adapter()
@@ -249,8 +258,12 @@ def _verified_sign_in_record(connection: Connection, record: VerifiedSignIn) -> 
     """Inside the caller's transaction, if any, without a savepoint: an assertion ID this
     connection has seen (unique per connection) refuses the whole step. Its id is not read back:
     the finish step finds it by its token."""
+    current = current_condition(connection)
     try:
-        insert_row(record, read_key=False)
+        if current is None:
+            insert_row(record, read_key=False)
+        elif not insert_row_if(record, *current):
+            raise ConnectionChanged()  # the remembered row is not current: nothing written
     except IntegrityError:
         raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
     return record

@@ -1,0 +1,151 @@
+"""The connection an ACS POST names, remembered per process on PostgreSQL and checked where it
+counts.
+
+Every ACS POST needs its connection's row before it can check anything, and the row seldom
+changes. On PostgreSQL the row is kept here with its version: its ``xmin`` and ``ctid`` (the
+transaction that wrote this version of the row, and where it lies), which every UPDATE of the
+row changes (an admin's edit, a status change, a certificate added or removed, which bumps
+``updated_at``, a metadata refresh, the first issuer recorded; two updates in one transaction
+share an ``xmin`` but not a ``ctid``). A remembered row is never trusted on its own:
+
+- the one write that accepts a response, the verified sign-in's insert, happens only if the row
+  is still that version (``INSERT ... SELECT ... WHERE`` ``current_condition``, one statement);
+- a refusal made with a remembered row counts only if the row is still that version
+  (``still_current``);
+
+otherwise the whole step is done again from a fresh read (``connections.views.acs``), so no
+response is accepted or refused on a row that is not current. A fresh row carries no version and
+needs neither check. A row is remembered for at most ``REMEMBERED_SECONDS``.
+
+Elsewhere (SQLite, in process) the row is read on every request: a read costs little there, and
+SQLite keeps no row version to check against.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+
+from django.db import connection as database
+
+from connections.models import Connection
+from connections.selectors import connection_for_sign_in, connection_name_possible
+from core.compiled import model_rows
+
+# Rows kept per process (least recently used first out, about 1 KB each), and for how long.
+REMEMBERED_CONNECTIONS = 4096
+REMEMBERED_SECONDS = 300
+
+_VERSION = "row_version"  # the attribute a remembered connection's version is kept in
+
+
+class ConnectionChanged(Exception):
+    """The remembered row of the connection changed before the step's write: do it again."""
+
+
+def connection_for_acs(name: str) -> Connection | None:
+    """The connection ``name`` names (None: none), remembered on PostgreSQL (see the module):
+    then a new instance each call, with its row's version (``row_version``)."""
+    if database.vendor != "postgresql":
+        return connection_for_sign_in(name=name)
+    if not connection_name_possible(name):
+        return None
+    now = time.monotonic()
+    with _lock:
+        remembered = _rows.get(name)
+        if remembered is not None and remembered[2] > now:
+            _rows.move_to_end(name)
+        else:
+            remembered = None
+    if remembered is None:
+        row = _read(name)
+        if row is None:
+            forget(name)
+            return None
+        remembered = (*row, now + REMEMBERED_SECONDS)
+        with _lock:
+            _rows[name] = remembered
+            _rows.move_to_end(name)
+            while len(_rows) > REMEMBERED_CONNECTIONS:
+                _rows.popitem(last=False)
+    values, version, _ = remembered
+    connection = model_rows(Connection, database.alias).instance(values)
+    setattr(connection, _VERSION, version)
+    return connection
+
+
+def connection_reread(name: str) -> Connection | None:
+    """The connection ``name`` names, read now (its remembered row forgotten)."""
+    forget(name)
+    return connection_for_sign_in(name=name)
+
+
+def forget(name: str) -> None:
+    with _lock:
+        _rows.pop(name, None)
+
+
+def forget_all() -> None:
+    with _lock:
+        _rows.clear()
+
+
+def remembered(connection: Connection) -> bool:
+    """Does ``connection`` come from a remembered row (so the checks below apply)?"""
+    return getattr(connection, _VERSION, None) is not None
+
+
+def current_condition(connection: Connection) -> tuple[str, list] | None:
+    """The SQL condition (and its parameters) that holds while the row ``connection`` came
+    from is current; None for a connection read now."""
+    version = getattr(connection, _VERSION, None)
+    if version is None:
+        return None
+    return _CURRENT, [connection.pk, *version]
+
+
+def still_current(connection: Connection) -> bool:
+    """Is the row ``connection`` came from still current (always, for one read now)?"""
+    condition = current_condition(connection)
+    if condition is None:
+        return True
+    sql, params = condition
+    with database.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", params)
+        current = bool(cursor.fetchone()[0])
+    if not current:
+        forget(connection.name)
+    return current
+
+
+def _read(name: str) -> tuple[tuple, tuple[str, str]] | None:
+    """The row's values and its version."""
+    with database.cursor() as cursor:
+        cursor.execute(_READ, [name])
+        row = cursor.fetchone()
+    return None if row is None else (tuple(row[:-2]), (row[-2], row[-1]))
+
+
+_lock = threading.Lock()
+# name -> (the row's values, its version, until when it may be used)
+_rows: OrderedDict[str, tuple[tuple, tuple[str, str], float]] = OrderedDict()
+
+
+def _sql() -> tuple[str, str]:
+    meta = Connection._meta
+    table = f'"{meta.db_table}"'
+    columns = ", ".join(f'{table}."{field.column}"' for field in meta.concrete_fields)
+    name, key = meta.get_field("name").column, meta.pk.column
+    read = (
+        f"SELECT {columns}, {table}.xmin::text, {table}.ctid::text "  # noqa: S608 - names
+        f'FROM {table} WHERE {table}."{name}" = %s'
+    )
+    current = (
+        f'EXISTS (SELECT 1 FROM {table} WHERE {table}."{key}" = %s '  # noqa: S608 - names
+        f"AND {table}.xmin = %s::xid AND {table}.ctid = %s::tid)"
+    )
+    return read, current
+
+
+_READ, _CURRENT = _sql()
