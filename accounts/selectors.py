@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
 from accounts.models import (
     Company,
     Domain,
@@ -32,9 +36,37 @@ def user_find(*, email: str) -> User | None:
     return User.objects.filter(email_key=email_key(email)).first()
 
 
+def users_by_email_key(key) -> QuerySet[User]:
+    """The user an email key names (at most one): a sign-in's first read."""
+    return User.objects.filter(email_key=key)
+
+
+def domains_named(names) -> QuerySet[Domain]:
+    """The held domains among ``names``: a sign-in's second read, of the email's domain and its
+    parents (``domain_and_parents``)."""
+    return Domain.objects.filter(domain__in=names)
+
+
 # The two reads of every sign-in's finish step, compiled once per process (core.compiled).
-_USER_BY_EMAIL_KEY = CompiledQuery(lambda key: User.objects.filter(email_key=key))
-_DOMAINS_NAMED = CompiledQuery(lambda names: Domain.objects.filter(domain__in=names))
+_USER_BY_EMAIL_KEY = CompiledQuery(users_by_email_key)
+_DOMAINS_NAMED = CompiledQuery(domains_named)
+
+
+@dataclass(frozen=True)
+class SignInRead:
+    """What the finish step read ahead for the email ``sign_in_lookup`` gave keys for: the
+    user of that email key (if any) and the held domains among its domain and parents."""
+
+    email_key: str
+    users: list[User]
+    domains: list[Domain]
+
+
+def sign_in_lookup(email: str) -> dict:
+    """The keys the finish step reads a sign-in's user and held domain by, kept with the
+    verified sign-in (``connections.sign_in.take`` reads with them on PostgreSQL)."""
+    domain = email_domain(email)
+    return {"email_key": email_key(email), "domains": domain_and_parents(domain) if domain else []}
 
 
 def user_find_for_sign_in(*, email: str) -> User | None:
@@ -43,10 +75,16 @@ def user_find_for_sign_in(*, email: str) -> User | None:
     return _USER_BY_EMAIL_KEY.first(key=email_key(email))
 
 
-def user_and_domain_holder_for_sign_in(*, email: str) -> tuple[User | None, Domain | None]:
+def user_and_domain_holder_for_sign_in(
+    *, email: str, read: SignInRead | None = None
+) -> tuple[User | None, Domain | None]:
     """``user_find_for_sign_in`` and ``email_domain_holder`` of one email, read in one
-    statement: a sign-in's finish step always needs both."""
+    statement: a sign-in's finish step always needs both. ``read``: what was read ahead
+    (``SignInRead``), used if it was read for this email's key, else read here."""
     domain = email_domain(email)
+    if read is not None and read.email_key == email_key(email):
+        held = most_specific_holder(domain, read.domains) if domain else None
+        return (read.users[0] if read.users else None), held
     if not domain:
         return user_find_for_sign_in(email=email), None
     users, held = fetch_together(

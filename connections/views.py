@@ -312,7 +312,7 @@ def finish(request: HttpRequest, name: str) -> HttpResponse:
                 if link is not None:
                     setup_link_record_test(link=link, report=report)
             elif not stay:  # staying who they are only uses the pending sign-in up
-                user = sign_in_user(record=record, browser_secret=browser_secret)
+                user = sign_in_user(record=record, browser_secret=browser_secret, read=taken.read)
                 # Every check has passed: what is left only writes (on PostgreSQL, as one
                 # statement: core.batched_writes.writes_batched).
                 with writes_batched():

@@ -90,6 +90,11 @@ class VerifiedSignIn(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)  # the hand-off: minutes
     remember_until = models.DateTimeField(db_index=True)  # the assertion ID (replay)
+    # The keys the finish step reads the user and the email's held domain by, from the email the
+    # connection's mapping read at the ACS (accounts.selectors.sign_in_lookup): on PostgreSQL the
+    # take reads them with the take itself (connections.sign_in.take). Used only if the mapping
+    # still reads the same email at the finish step; empty when it read none.
+    user_lookup = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [

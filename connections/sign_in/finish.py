@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import team_lookup, user_find_for_sign_in
+from accounts.selectors import SignInRead, sign_in_lookup, team_lookup, user_find_for_sign_in
 from audit.services import audit_record
 from connections.attributes import describe_sent, map_identity
 from connections.exceptions import (
@@ -127,11 +127,26 @@ def attribute_missing(
     )
 
 
-def sign_in_user(*, record: VerifiedSignIn, browser_secret: str | None) -> User:
+def sign_in_user(
+    *, record: VerifiedSignIn, browser_secret: str | None, read: SignInRead | None = None
+) -> User:
     """Every check of the finish step on a consumed verified sign-in, and the user it signs in
-    (JIT-creating them); in the caller's transaction (the finish step's one)."""
+    (JIT-creating them); in the caller's transaction (the finish step's one). ``read``: what
+    the take read ahead (``Taken.read``)."""
     _check_browser_binding(record, browser_secret)
-    return saml_user_resolve(connection=record.connection, identity=sign_in_identity(record))
+    return saml_user_resolve(
+        connection=record.connection, identity=sign_in_identity(record), read=read
+    )
+
+
+def sign_in_lookup_for(record: VerifiedSignIn) -> dict:
+    """At the ACS: the keys the finish step will read the user by (``sign_in_lookup`` of the
+    email the connection's mapping reads from the identity now); none if no email is there
+    (the finish step refuses that, with the connection's mapping as it is then)."""
+    try:
+        return sign_in_lookup(sign_in_identity(record).email)
+    except AttributeMissing:
+        return {}
 
 
 def sign_in_audit(*, record: VerifiedSignIn, user: User) -> None:

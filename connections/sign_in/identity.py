@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from accounts.exceptions import EmailDomainHeld
 from accounts.models import ROLE_RANK, Domain, Role, User, UserSource
 from accounts.selectors import (
+    SignInRead,
     company_domain_names,
     team_lookup,
     user_and_domain_holder_for_sign_in,
@@ -33,8 +34,12 @@ from connections.models import Connection, Provisioning
 from core.exceptions import Conflict
 
 
-def saml_user_resolve(*, connection: Connection, identity: MappedIdentity) -> User:
-    user, holder = user_and_domain_holder_for_sign_in(email=identity.email)
+def saml_user_resolve(
+    *, connection: Connection, identity: MappedIdentity, read: SignInRead | None = None
+) -> User:
+    """``read``: the user and held domains the finish step read ahead (used if they were read
+    for this identity's email)."""
+    user, holder = user_and_domain_holder_for_sign_in(email=identity.email, read=read)
     _check_email_domain(connection, identity.email, holder)
     if user is not None:
         return _existing(connection, user)

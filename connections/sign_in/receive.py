@@ -45,6 +45,7 @@ from connections.sign_in.common import (
     saml_adapter,
     secret_hash,
 )
+from connections.sign_in.finish import sign_in_lookup_for
 from connections.sp_keys import sp_decrypt
 from core.compiled import insert_row, insert_row_if
 from core.persistence import delete_returning
@@ -131,21 +132,20 @@ def acs_receive(
                 details={"issuer": issuer},
             )
         token = secrets.token_urlsafe(32)
-        record = _verified_sign_in_record(
-            connection,
-            VerifiedSignIn(
-                token_hash=secret_hash(token),
-                connection=connection,
-                assertion_id=verified.assertion_id,
-                identity=verified.as_identity(),
-                request_id=pending.request_id if pending else "",
-                browser_binding=pending.browser_binding if pending else "",
-                next_path=pending.next_path if pending else safe_next_path(relay_state),
-                test_login=bool(pending and pending.test_login),
-                expires_at=timezone.now() + VERIFIED_SIGN_IN_LIFETIME,
-                remember_until=expires_at,
-            ),
+        pending_sign_in = VerifiedSignIn(
+            token_hash=secret_hash(token),
+            connection=connection,
+            assertion_id=verified.assertion_id,
+            identity=verified.as_identity(),
+            request_id=pending.request_id if pending else "",
+            browser_binding=pending.browser_binding if pending else "",
+            next_path=pending.next_path if pending else safe_next_path(relay_state),
+            test_login=bool(pending and pending.test_login),
+            expires_at=timezone.now() + VERIFIED_SIGN_IN_LIFETIME,
+            remember_until=expires_at,
         )
+        pending_sign_in.user_lookup = sign_in_lookup_for(pending_sign_in)
+        record = _verified_sign_in_record(connection, pending_sign_in)
     return ReceivedSignIn(finish_token=token, verified=record)
 
 

@@ -2,11 +2,12 @@
 sign-in taken, and that sign-in's assertion recorded as used.
 
 On PostgreSQL this is one statement (``WITH`` the connection row, the ``UPDATE ... RETURNING``
-that takes the pending sign-in of that connection, and the ``INSERT ... SELECT`` into
-``SeenAssertion`` from the row it took, ``ON CONFLICT DO NOTHING RETURNING``): a short request
-pays PostgreSQL per statement, and these three always run together. Elsewhere (SQLite, in
-process) they are the three statements they would be anyway: the connection read, the used
-assertion, the take.
+that takes the pending sign-in of that connection, the ``INSERT ... SELECT`` into
+``SeenAssertion`` from the row it took, ``ON CONFLICT DO NOTHING RETURNING``, and the user and
+held domains by the keys the taken row kept: ``VerifiedSignIn.user_lookup``): a short request
+pays PostgreSQL per statement, and these always run together. Elsewhere (SQLite, in process)
+they are the three statements they would be anyway: the connection read, the used assertion,
+the take; the user is read afterwards.
 
 Either way the caller gets the same ``Taken`` and makes every decision from it
 (``connections.sign_in.finish.verified_sign_in_consume``): an unknown connection, nothing
@@ -21,8 +22,11 @@ from dataclasses import dataclass
 
 from django.db import connection as database
 from django.db import transaction
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from accounts.models import Domain, User
+from accounts.selectors import SignInRead, domains_named, users_by_email_key
 from connections.models import Connection, SeenAssertion, VerifiedSignIn
 from connections.selectors import connection_for_sign_in, connection_name_possible
 from connections.sign_in.common import secret_hash
@@ -32,12 +36,15 @@ from core.compiled import CompiledQuery, model_rows
 @dataclass(frozen=True)
 class Taken:
     """What the finish step's first statement found: the connection (None: no such name), the
-    pending sign-in it took for this browser (None: nothing pending, or expired), and whether
-    that sign-in's assertion was newly recorded as used (False with a record: used already)."""
+    pending sign-in it took for this browser (None: nothing pending, or expired), whether that
+    sign-in's assertion was newly recorded as used (False with a record: used already), and on
+    PostgreSQL the user and held domains read with it (``SignInRead``, by the keys the ACS kept:
+    ``VerifiedSignIn.user_lookup``; None elsewhere or without keys)."""
 
     connection: Connection | None
     record: VerifiedSignIn | None
     newly_used: bool
+    read: SignInRead | None = None
 
 
 def pending_take(*, name: str, finish_token: str | None) -> Taken:
@@ -100,33 +107,72 @@ def _take_in_one_statement(name: str, token_hash: str, now) -> Taken:
     now = database.ops.adapt_datetimefield_value(now)
     with transaction.mark_for_rollback_on_error(), database.cursor() as cursor:
         cursor.execute(sql, [name, token_hash, now, now])
-        row = cursor.fetchone()
-    if row is None:
-        return Taken(None, None, False)
-    connections_columns = len(Connection._meta.concrete_fields)
-    connection = model_rows(Connection, database.alias).instance(row[:connections_columns])
-    pending = row[connections_columns:-1]
-    if pending[0] is None:  # the LEFT JOIN found nothing taken (the id is never NULL)
+        rows = cursor.fetchall()
+    return _taken_from(rows) if rows else Taken(None, None, False)
+
+
+def _taken_from(rows: list[tuple]) -> Taken:
+    """The take's rows: each is the connection, the sign-in taken, whether its assertion was
+    newly used, the user and one held domain (a row per held domain, at least one row; an
+    empty LEFT JOIN side is all NULL, and a row's id is never NULL otherwise)."""
+    alias = database.alias
+    taken_at = len(Connection._meta.concrete_fields)
+    used_at = taken_at + len(VerifiedSignIn._meta.concrete_fields)
+    domain_at = used_at + 1 + len(User._meta.concrete_fields)
+    first = rows[0]
+    connection = model_rows(Connection, alias).instance(first[:taken_at])
+    if first[taken_at] is None:
         return Taken(connection, None, False)
-    record = model_rows(VerifiedSignIn, database.alias).instance(pending)
-    return Taken(connection, record, bool(row[-1]))
+    record = model_rows(VerifiedSignIn, alias).instance(first[taken_at:used_at])
+    key = record.user_lookup.get("email_key")
+    read = None
+    if key:
+        user = first[used_at + 1 : domain_at]
+        read = SignInRead(
+            email_key=key,
+            users=[model_rows(User, alias).instance(user)] if user[0] is not None else [],
+            domains=[
+                model_rows(Domain, alias).instance(row[domain_at:])
+                for row in rows
+                if row[domain_at] is not None
+            ],
+        )
+    return Taken(connection, record, bool(first[used_at]), read)
 
 
 def _take_sql(quote: Callable[[str], str]) -> str:
-    """Every name from the models' options, quoted by the backend; every value a parameter."""
+    """Every name from the models' options, quoted by the backend; every value a parameter.
+    The user and the held domains are read by ``accounts.selectors``' own queries, given the
+    keys the taken row kept (``user_lookup``) in place of values."""
     conn, pending = Connection._meta, VerifiedSignIn._meta
     # The connection the name named (none: no row is pending for it).
     named_id = f"(SELECT {_column(quote, conn, 'id')} FROM c)"  # noqa: S608 - a name, quoted
     of_named = f"{_column(quote, pending, 'connection')} = {named_id}"
+    # The keys the taken row kept, in place of the reads' values: names only, no value.
+    lookup = f"taken.{_column(quote, pending, 'user_lookup')}"
+    email_key = RawSQL(f"(SELECT {lookup} ->> 'email_key' FROM taken)", ())  # noqa: S608, S611
+    listed = f"SELECT jsonb_array_elements_text({lookup} -> 'domains') FROM taken"  # noqa: S608
+    domain_names = RawSQL(listed, ())  # noqa: S611
+    user = _sql_of(users_by_email_key(email_key))
+    domains = _sql_of(domains_named(domain_names))
     return (
         f"WITH c AS (SELECT {_columns(quote, conn)} FROM {quote(conn.db_table)} "  # noqa: S608
         f"WHERE {_column(quote, conn, 'name')} = %s), "
         f"taken AS (UPDATE {quote(pending.db_table)} "
         f"SET {_column(quote, pending, 'token_hash')} = NULL "
         f"WHERE {_pending_where(quote, of_named)} RETURNING {_columns(quote, pending)}), "
-        f"used AS ({_use_sql(quote, 'taken')}) "
-        f"SELECT c.*, taken.*, EXISTS (SELECT 1 FROM used) FROM c LEFT JOIN taken ON TRUE"
+        f"used AS ({_use_sql(quote, 'taken')}), u AS ({user}), d AS ({domains}) "
+        f"SELECT c.*, taken.*, EXISTS (SELECT 1 FROM used), u.*, d.* "
+        f"FROM c LEFT JOIN taken ON TRUE LEFT JOIN u ON TRUE LEFT JOIN d ON TRUE"
     )
+
+
+def _sql_of(queryset) -> str:
+    """The SQL of a read that takes no parameters (its values are subqueries)."""
+    sql, params = queryset.query.get_compiler(connection=database).as_sql()
+    if params:
+        raise ValueError("a read of the take takes its values from the taken row only")
+    return sql
 
 
 # --- shared ------------------------------------------------------------------------------------

@@ -50,12 +50,13 @@ def acs_idp_initiated() -> list[str]:
 def finish_take() -> list[str]:
     """The finish step's first read and writes: the connection, the assertion used (durably:
     INSERT ... SELECT from the pending sign-in, unless recorded) and the pending sign-in taken
-    (UPDATE ... RETURNING, the row kept for replay). On PostgreSQL one statement
-    (connections/sign_in/take.py), elsewhere three."""
+    (UPDATE ... RETURNING, the row kept for replay). On PostgreSQL one statement, which also
+    reads the user and the email's held domain by the keys the ACS kept
+    (connections/sign_in/take.py); elsewhere three."""
     if connection.vendor == "postgresql":
         return [
             "WITH SELECT connections_connection, UPDATE connections_verifiedsignin, "
-            "INSERT connections_seenassertion"
+            "INSERT connections_seenassertion, SELECT accounts_user, SELECT accounts_domain"
         ]
     return [
         "SELECT connections_connection",
@@ -64,10 +65,15 @@ def finish_take() -> list[str]:
     ]
 
 
+def finish_user_read() -> list[str]:
+    """The user and the email's held domain, read together (SQLite; PostgreSQL: with the take)."""
+    return [] if connection.vendor == "postgresql" else ["SELECT accounts_user, accounts_domain"]
+
+
 def finish_statements() -> list[str]:
     return [
         *finish_take(),
-        "SELECT accounts_user, accounts_domain",  # the user, the email's held domain: together
+        *finish_user_read(),
         "INSERT audit_auditevent",
         "UPDATE accounts_user",  # last_login
         "INSERT accounts_usersession",
@@ -181,7 +187,7 @@ def test_a_first_sign_in_creates_the_user_in_the_same_single_transaction(warm):
     # and default team, read only for a creation (a returning person's finish needs neither).
     locks = ["SELECT"] * 2 if connection.vendor == "postgresql" else []
     assert [kind for kind in finish.kinds() if kind == "SELECT"] == locks
-    assert len(finish) == len(finish_take()) + 14 + len(locks)
+    assert len(finish) == len(finish_take()) + len(finish_user_read()) + 13 + len(locks)
     # The atomic blocks of JIT and user_create, nested: savepoints, on a first sign-in only.
     assert finish.savepoints == 3
 

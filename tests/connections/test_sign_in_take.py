@@ -7,12 +7,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.test import Client
 from django.utils import timezone
 
+from accounts.normalize import email_key
+from accounts.selectors import sign_in_lookup
 from connections.models import Connection, SeenAssertion, VerifiedSignIn
+from connections.services import connection_update
 from connections.sign_in import pending_take, secret_hash
-from tests.factories import verified_sign_in
+from tests.connections.saml_helpers import finish, idp_response, post_to_acs, signed_in_email
+from tests.factories import DomainFactory, UserFactory, verified_sign_in
+from tests.saml_idp import okta_attributes
 from tests.sql_statements import statements
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -117,3 +123,71 @@ def test_without_a_finish_token_only_the_connection_is_read(acme, token):
 
     assert taken.connection.pk == acme.connection.pk and taken.record is None
     assert ran.kinds() == ["SELECT connections_connection"]
+
+
+def test_on_postgresql_the_take_reads_the_user_and_held_domains_by_the_keys_kept(acme, globex):
+    """The keys the ACS kept name the user and the email's domain with its parents; every held
+    one comes back (the caller picks the most specific), another company's user and domains
+    included: the finish step's rules decide, not this read."""
+    DomainFactory(company=acme.company, domain="eu.acme.com")
+    lookup = sign_in_lookup("Member@EU.acme.com")
+    assert lookup == {
+        "email_key": email_key("member@eu.acme.com"),
+        "domains": ["eu.acme.com", "acme.com", "com"],
+    }
+    user = UserFactory(company=globex.company, email="member@eu.acme.com")
+    _pending(acme.connection, user_lookup=lookup)
+
+    with transaction.atomic():
+        taken = pending_take(name=acme.connection.name, finish_token=TOKEN)
+
+    if connection.vendor != "postgresql":
+        assert taken.read is None  # read after the take, by the email mapped then
+        return
+    assert taken.read.email_key == lookup["email_key"]
+    assert [found.pk for found in taken.read.users] == [user.pk]
+    assert taken.read.users[0].company_id == globex.company.pk
+    assert sorted(domain.domain for domain in taken.read.domains) == ["acme.com", "eu.acme.com"]
+    assert {domain.company_id for domain in taken.read.domains} == {acme.company.pk}
+
+
+def test_keys_of_nobody_read_no_user_and_no_domain(acme):
+    _pending(acme.connection, user_lookup=sign_in_lookup("nobody@nowhere.example"))
+
+    with transaction.atomic():
+        taken = pending_take(name=acme.connection.name, finish_token=TOKEN)
+
+    assert taken.record is not None
+    if connection.vendor == "postgresql":
+        assert (taken.read.users, taken.read.domains) == ([], [])
+
+
+def test_a_sign_in_without_keys_reads_nothing_ahead(acme):
+    """Kept before the keys were (migration 0007), or no email mapped at the ACS."""
+    _pending(acme.connection)
+
+    with transaction.atomic():
+        taken = pending_take(name=acme.connection.name, finish_token=TOKEN)
+
+    assert taken.record is not None and taken.read is None
+
+
+def test_a_mapping_changed_between_the_acs_and_the_finish_step_signs_in_whom_it_reads_now(acme):
+    """The keys kept at the ACS came from the mapping then; the finish step maps again with the
+    connection as it is now, and reads the user by that email when it differs (on PostgreSQL the
+    user read with the take is the wrong one then, and must not be used)."""
+    attributes = {**okta_attributes(acme.member.email), "corpMail": acme.admin.email}
+    browser = Client()
+    response = post_to_acs(
+        browser, acme.connection, idp_response(acme, acme.member.email, attributes=attributes)
+    )
+    assert VerifiedSignIn.objects.get(
+        connection=acme.connection, token_hash__isnull=False
+    ).user_lookup["email_key"] == email_key(acme.member.email)
+
+    connection_update(
+        connection=acme.connection, attribute_mapping={"email": "corpMail"}, actor_label="test"
+    )
+    finish(browser, response)
+
+    assert signed_in_email(browser) == acme.admin.email
