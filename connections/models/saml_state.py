@@ -36,7 +36,10 @@ class PendingAuthnRequest(models.Model):
 class SeenAssertion(models.Model):
     """Assertion IDs already accepted, for replay detection; kept until the assertion expires."""
 
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    # Indexed as the first column of seen_assertion_unique (no second index to write).
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     assertion_id = models.CharField(max_length=200)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
@@ -73,13 +76,19 @@ class VerifiedSignIn(models.Model):
     """
 
     # NULL once used: unique among the pending ones only (every database allows many NULLs).
-    token_hash = models.CharField(max_length=64, unique=True, null=True)  # noqa: DJ001
+    # Unique by a constraint (Meta), not unique=True, which on PostgreSQL adds a second index
+    # for LIKE 'prefix%' that nothing uses and every take would write.
+    token_hash = models.CharField(max_length=64, null=True)  # noqa: DJ001
     # No foreign key constraint in the database: checking it locks the connection's row, a
     # WAL record that the ACS's commit would then wait to flush (the whole point of the
     # unlogged table). Django deletes these rows with their connection all the same (on_delete
     # is carried out by the ORM), and a row naming a connection that is gone matches nothing.
     connection = models.ForeignKey(
-        Connection, on_delete=models.CASCADE, related_name="+", db_constraint=False
+        Connection,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,  # the first column of verified_sign_in_assertion_unique
     )
     assertion_id = models.CharField(max_length=200)
     identity = models.JSONField()
@@ -100,7 +109,8 @@ class VerifiedSignIn(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["connection", "assertion_id"], name="verified_sign_in_assertion_unique"
-            )
+            ),
+            models.UniqueConstraint(fields=["token_hash"], name="verified_sign_in_token_unique"),
         ]
 
     def __str__(self) -> str:
@@ -122,7 +132,10 @@ class SamlSession(models.Model):
         primary_key=True,
         related_name="saml",
     )
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    # Indexed as the first column of saml_session_name_id (no second index to write).
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     name_id = models.CharField(max_length=1000)
     name_id_format = models.CharField(max_length=200, blank=True)
     name_qualifier = models.CharField(max_length=1000, blank=True)
