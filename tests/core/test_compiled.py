@@ -265,3 +265,35 @@ def test_insert_row_on_conflict_ignores_or_updates(acme):
             update_fields=fields,
         )
     assert list(SamlSession.objects.values_list(*fields)) == [("second@acme.com", "s2")]
+
+
+def test_insert_row_if_writes_the_row_only_while_its_condition_holds(acme, globex):
+    """One INSERT ... SELECT ... WHERE: the row's values prepared as insert_row prepares them
+    (a JSON value, an aware datetime), written only if the condition holds when it runs."""
+    from core.compiled import insert_row_if
+
+    def pending(connection, assertion_id):
+        return VerifiedSignIn(
+            connection=connection,
+            token_hash=f"token-{assertion_id}",
+            assertion_id=assertion_id,
+            identity={"name_id": "ada@acme.com", "attributes": {"email": ["ada@acme.com"]}},
+            expires_at=timezone.now() + timedelta(minutes=2),
+            remember_until=timezone.now() + timedelta(minutes=5),
+        )
+
+    active = "EXISTS (SELECT 1 FROM connections_connection WHERE id = %s AND status = %s)"
+    with statements() as ran:
+        written = insert_row_if(
+            pending(acme.connection, "a-1"), active, [acme.connection.pk, "active"]
+        )
+    refused = insert_row_if(
+        pending(globex.connection, "g-1"), active, [globex.connection.pk, "gone"]
+    )
+
+    assert (written, refused) == (True, False)
+    assert ran.kinds() == ["INSERT connections_verifiedsignin"]
+    row = VerifiedSignIn.objects.get()
+    assert (row.connection_id, row.assertion_id) == (acme.connection.pk, "a-1")
+    assert row.identity["attributes"] == {"email": ["ada@acme.com"]}
+    assert abs(row.expires_at - timezone.now()) < timedelta(minutes=3)
