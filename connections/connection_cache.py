@@ -9,12 +9,14 @@ row changes (an admin's edit, a status change, a certificate added or removed, w
 share an ``xmin`` but not a ``ctid``). A remembered row is never trusted on its own:
 
 - the one write that accepts a response, the verified sign-in's insert, happens only if the row
-  is still that version (``INSERT ... SELECT ... WHERE`` ``current_condition``, one statement);
+  is still that version (``insert_while_current``: ``INSERT ... SELECT ... WHERE``, one
+  statement);
 - a refusal made with a remembered row counts only if the row is still that version
   (``still_current``);
 
-otherwise the whole step is done again from a fresh read (``connections.views.acs``), so no
-response is accepted or refused on a row that is not current. A fresh row carries no version and
+otherwise the whole step is done again from a fresh read (``OnCurrentRow``), so no response
+is accepted or refused on a row that is not current. The SP-initiated start is checked the
+same way (its pending request's insert). A fresh row carries no version and
 needs neither check. A row is remembered for at most ``REMEMBERED_SECONDS``.
 
 Elsewhere (SQLite, in process) the row is read on every request: a read costs little there, and
@@ -26,18 +28,23 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import connection as database
 
+from connections.exceptions import ConnectionUnknown, SignInRefused
+from connections.key_encryption import SpKeysUnavailable
 from connections.models import Connection
 from connections.selectors import connection_for_sign_in, connection_name_possible
-from core.compiled import model_rows
+from core.compiled import insert_row, insert_row_if, model_rows
 
 # Rows kept per process (least recently used first out, about 1 KB each), and for how long.
 REMEMBERED_CONNECTIONS = 4096
 REMEMBERED_SECONDS = 300
 
-_VERSION = "row_version"  # the attribute a remembered connection's version is kept in
+_VERSION = "row_version"
+T = TypeVar("T")  # the attribute a remembered connection's version is kept in
 
 
 class ConnectionChanged(Exception):
@@ -75,10 +82,30 @@ def connection_for_acs(name: str) -> Connection | None:
     return connection
 
 
-def connection_reread(name: str) -> Connection | None:
-    """The connection ``name`` names, read now (its remembered row forgotten)."""
-    forget(name)
-    return connection_for_sign_in(name=name)
+class OnCurrentRow:
+    """A step of a sign-in on the connection ``name`` names, decided on a current row: run it
+    on the remembered row (``connection_for_acs``); if the row had changed
+    (``ConnectionChanged``), or the step refused on a row no longer current, run it again on
+    the row read now. ``connection``: the row the outcome was decided on (for the refusal's
+    page and record)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.connection = connection_for_acs(name)
+        if self.connection is None:
+            raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
+
+    def run(self, step: Callable[[Connection], T]) -> T:
+        try:
+            return step(self.connection)
+        except (ConnectionChanged, SignInRefused, SpKeysUnavailable) as error:
+            if not isinstance(error, ConnectionChanged) and still_current(self.connection):
+                raise
+        forget(self.name)
+        self.connection = connection_for_sign_in(name=self.name)
+        if self.connection is None:
+            raise ConnectionUnknown(extra={"name": self.name})
+        return step(self.connection)
 
 
 def forget(name: str) -> None:
@@ -96,7 +123,18 @@ def remembered(connection: Connection) -> bool:
     return getattr(connection, _VERSION, None) is not None
 
 
-def current_condition(connection: Connection) -> tuple[str, list] | None:
+def insert_while_current(connection: Connection, instance) -> None:
+    """``insert_row(instance, read_key=False)``; for a remembered ``connection``, in the same
+    statement only while its row is current (``ConnectionChanged`` if it is not: nothing
+    written). A clash raises ``IntegrityError`` either way."""
+    current = _current_condition(connection)
+    if current is None:
+        insert_row(instance, read_key=False)
+    elif not insert_row_if(instance, *current):
+        raise ConnectionChanged()
+
+
+def _current_condition(connection: Connection) -> tuple[str, list] | None:
     """The SQL condition (and its parameters) that holds while the row ``connection`` came
     from is current; None for a connection read now."""
     version = getattr(connection, _VERSION, None)
@@ -107,7 +145,7 @@ def current_condition(connection: Connection) -> tuple[str, list] | None:
 
 def still_current(connection: Connection) -> bool:
     """Is the row ``connection`` came from still current (always, for one read now)?"""
-    condition = current_condition(connection)
+    condition = _current_condition(connection)
     if condition is None:
         return True
     sql, params = condition

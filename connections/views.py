@@ -23,12 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from connections.connection_cache import (
-    ConnectionChanged,
-    connection_for_acs,
-    connection_reread,
-    still_current,
-)
+from connections.connection_cache import OnCurrentRow
 from connections.exceptions import ConnectionUnknown, SamlMalformed, SignInRefused
 from connections.key_encryption import SpKeysUnavailable
 from connections.logout import (
@@ -47,7 +42,6 @@ from connections.setup_views import SESSION_KEY as SETUP_SESSION_KEY
 from connections.setup_views import link_for_test
 from connections.sign_in import (
     FINISH_COOKIE,
-    ReceivedSignIn,
     acs_receive,
     binding_cookie_name,
     may_test_login,
@@ -198,17 +192,20 @@ def _unavailable(
 @require_GET
 def login(request: HttpRequest, name: str) -> HttpResponse:
     """SP-initiated: an AuthnRequest to the IdP over HTTP-Redirect, bound to this browser."""
-    connection = None
+    row = None
     try:
-        connection = _connection_or_refuse(name)
+        row = OnCurrentRow(name)  # as the ACS's (connections.connection_cache)
         test_login = request.GET.get("test") == "1" and may_test_login(request.user)
-        started = sign_in_start(
-            connection=connection, next_path=request.GET.get("next"), test_login=test_login
+        started = row.run(
+            lambda connection: sign_in_start(
+                connection=connection, next_path=request.GET.get("next"), test_login=test_login
+            )
         )
     except SignInRefused as error:
-        return _refused(request, error, connection)
+        return _refused(request, error, row and row.connection)
     except SpKeysUnavailable as error:  # signed requests, and no SP key to sign with
-        return _unavailable(request, error, connection)
+        return _unavailable(request, error, row.connection)
+    connection = row.connection
     response = HttpResponseRedirect(started.redirect_url)
     response.set_cookie(
         binding_cookie_name(started.request_id),
@@ -222,32 +219,28 @@ def login(request: HttpRequest, name: str) -> HttpResponse:
 @never_cache
 @require_POST
 def acs(request: HttpRequest, name: str) -> HttpResponse:
-    connection = None
+    row = None
     try:
         # On PostgreSQL a remembered row, checked where it counts (connections.connection_cache).
-        connection = connection_for_acs(name)
-        if connection is None:
-            raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
+        row = OnCurrentRow(name)
         try:
             form = request.POST
         except RequestDataTooBig:
             raise SamlMalformed(
                 extra={"reason": "the POST body is larger than any real response"}
             ) from None
-        try:
-            received = _acs_receive_form(connection, form)
-        except (ConnectionChanged, SignInRefused, SpKeysUnavailable) as error:
-            if not isinstance(error, ConnectionChanged) and still_current(connection):
-                raise
-            # Decided on a remembered row that has changed since: decide again on the row now.
-            connection = connection_reread(name)
-            if connection is None:
-                raise ConnectionUnknown(extra={"name": name}) from None
-            received = _acs_receive_form(connection, form)
+        received = row.run(
+            lambda connection: acs_receive(
+                connection=connection,
+                saml_response=form.get("SAMLResponse"),
+                relay_state=form.get("RelayState"),
+            )
+        )
     except SignInRefused as error:
-        return _refused(request, error, connection)
+        return _refused(request, error, row and row.connection)
     except SpKeysUnavailable as error:  # an encrypted assertion, and no SP key to decrypt it
-        return _unavailable(request, error, connection)
+        return _unavailable(request, error, row.connection)
+    connection = row.connection
     # Finish on a same-site GET, where the browser's session cookie is visible (see
     # VerifiedSignIn). 303 turns the POST into a GET.
     response = HttpResponseRedirect(sso_path("sso-finish", connection.name))
@@ -258,14 +251,6 @@ def acs(request: HttpRequest, name: str) -> HttpResponse:
         **_cookie_args(f"/sso/{connection.name}/finish/", max_age=120),
     )
     return response
-
-
-def _acs_receive_form(connection: Connection, form) -> ReceivedSignIn:
-    return acs_receive(
-        connection=connection,
-        saml_response=form.get("SAMLResponse"),
-        relay_state=form.get("RelayState"),
-    )
 
 
 @never_cache

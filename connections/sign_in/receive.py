@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit.services import audit_record
-from connections.connection_cache import ConnectionChanged, current_condition, remembered
+from connections.connection_cache import ConnectionChanged, insert_while_current, remembered
 from connections.exceptions import (
     ConnectionDisabled,
     SamlAudienceMismatch,
@@ -47,7 +47,6 @@ from connections.sign_in.common import (
 )
 from connections.sign_in.finish import sign_in_lookup_for
 from connections.sp_keys import sp_decrypt
-from core.compiled import insert_row, insert_row_if
 from core.persistence import delete_returning
 
 # A Response or Assertion issued longer ago than this is refused whatever its validity window
@@ -258,12 +257,8 @@ def _verified_sign_in_record(connection: Connection, record: VerifiedSignIn) -> 
     """Inside the caller's transaction, if any, without a savepoint: an assertion ID this
     connection has seen (unique per connection) refuses the whole step. Its id is not read back:
     the finish step finds it by its token."""
-    current = current_condition(connection)
     try:
-        if current is None:
-            insert_row(record, read_key=False)
-        elif not insert_row_if(record, *current):
-            raise ConnectionChanged()  # the remembered row is not current: nothing written
+        insert_while_current(connection, record)
     except IntegrityError:
         raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
     return record

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from connections.connection_cache import insert_while_current
 from connections.exceptions import ConnectionDisabled
 from connections.models import (
     Connection,
@@ -50,7 +51,7 @@ def sign_in_start(
         sign=sp_request_signer(connection),
     )
     browser_secret = secrets.token_urlsafe(32)
-    PendingAuthnRequest.objects.create(
+    pending = PendingAuthnRequest(
         request_id=request_id,
         connection=connection,
         browser_binding=secret_hash(browser_secret),
@@ -58,6 +59,8 @@ def sign_in_start(
         test_login=test_login,
         expires_at=timezone.now() + PENDING_REQUEST_LIFETIME,
     )
+    # Written only while a remembered connection row is current (connections.connection_cache).
+    insert_while_current(connection, pending)
     return StartedSignIn(
         redirect_url=redirect, request_id=request_id, browser_secret=browser_secret
     )

@@ -18,7 +18,7 @@ from connections.connection_cache import (
     remembered,
     still_current,
 )
-from connections.models import Connection, ConnectionStatus, VerifiedSignIn
+from connections.models import Connection, ConnectionStatus, PendingAuthnRequest, VerifiedSignIn
 from connections.services import (
     connection_add_certificate,
     connection_remove_certificate,
@@ -210,3 +210,23 @@ def test_a_row_is_read_again_once_it_is_old(acme, monkeypatch):
         connection_for_acs(acme.connection.name)
 
     assert len(reads) == 1
+
+
+def test_the_sp_initiated_start_is_decided_on_the_current_row_too(acme):
+    """The redirect to the IdP comes from the remembered row only while it is current: a
+    sign-on URL changed since sends the browser to the new one, and a connection disabled
+    since is refused, with no request left pending."""
+    remember(acme)
+    new_url = "https://acme.okta.example/app/moved/sso/saml"
+    Connection.objects.filter(pk=acme.connection.pk).update(sign_on_url=new_url)
+
+    started = Client().get(f"/sso/{acme.connection.name}/login/")
+
+    assert started.status_code == 302 and started["Location"].startswith(new_url + "?")
+
+    Connection.objects.filter(pk=acme.connection.pk).update(status=ConnectionStatus.DISABLED)
+    pending = PendingAuthnRequest.objects.count()
+    refused = Client().get(f"/sso/{acme.connection.name}/login/")
+
+    assert refused.status_code == 403
+    assert PendingAuthnRequest.objects.count() == pending
