@@ -581,6 +581,8 @@ def _cache_memory_here() -> None:
         pysaml2_client(saml, connection)
     gc.collect()
     per_client = (_heap_bytes() - before) / len(clients)
+
+    per_row, row_limit = _remembered_row_bytes(connections)
     print(
         json.dumps(
             {
@@ -589,9 +591,35 @@ def _cache_memory_here() -> None:
                 "fill_s": filled,
                 "hit_us": hit,
                 "client_bytes": per_client,
+                "row_bytes": per_row,
+                "row_limit": row_limit,
             }
         )
     )
+
+
+def _remembered_row_bytes(connections) -> tuple[float, int]:
+    """What ``connections.connection_cache`` keeps per connection (PostgreSQL's ACS and
+    ``/login/``): the row's values as the database hands them over, its version and its
+    deadline, in the cache's own structure (filled here from this SQLite database, as
+    PostgreSQL would fill it)."""
+    import gc
+
+    from connections import connection_cache
+    from connections.models import Connection
+
+    columns = [field.column for field in Connection._meta.concrete_fields]
+    rows = list(Connection.objects.order_by("pk").values_list(*columns))
+    kept = rows[: connection_cache.REMEMBERED_CONNECTIONS]
+    gc.collect()
+    before = _heap_bytes()
+    for n, values in enumerate(kept):
+        version = (str(1_000_000 + n), f"({n // 50},{n % 50 + 1})")
+        connection_cache._rows[connections[n].name] = (values, version, time.monotonic() + 300)
+    gc.collect()
+    per_row = (_heap_bytes() - before) / len(kept)
+    connection_cache.forget_all()
+    return per_row, connection_cache.REMEMBERED_CONNECTIONS
 
 
 def cache_memory(count: int) -> None:
@@ -609,6 +637,13 @@ def cache_memory(count: int) -> None:
         f"  pysaml2 clients (SAML_SIGNATURE_BACKEND=xmlsec1 only; at most 256 per thread): "
         f"{figures['client_bytes'] / 1024:.0f} KB a connection, "
         f"{figures['client_bytes'] * 256 / 2**20:.0f} MB for 256"
+    )
+    limit = figures["row_limit"]
+    most = min(n, limit)
+    print(
+        f"  remembered connection rows (PostgreSQL; at most {limit:,} per "
+        f"process): {figures['row_bytes'] / 1024:.2f} KB a row, "
+        f"{figures['row_bytes'] * most / 2**20:.1f} MB for {most:,}"
     )
 
 
