@@ -1,23 +1,23 @@
-"""The connection an ACS POST names, remembered per process on PostgreSQL and checked where it
-counts.
+"""The connection a sign-in step names (the ACS POST, the SP-initiated start), remembered per
+process on PostgreSQL and checked where it counts.
 
-Every ACS POST needs its connection's row before it can check anything, and the row seldom
-changes. On PostgreSQL the row is kept here with its version: its ``xmin`` and ``ctid`` (the
-transaction that wrote this version of the row, and where it lies), which every UPDATE of the
-row changes (an admin's edit, a status change, a certificate added or removed, which bumps
+Each of those steps needs its connection's row before it can check anything, and the row
+seldom changes. On PostgreSQL the row is kept here with its version: its ``xmin`` and ``ctid``
+(the transaction that wrote this version of the row, and where it lies), which every UPDATE of
+the row changes (an admin's edit, a status change, a certificate added or removed, which bumps
 ``updated_at``, a metadata refresh, the first issuer recorded; two updates in one transaction
 share an ``xmin`` but not a ``ctid``). A remembered row is never trusted on its own:
 
-- the one write that accepts a response, the verified sign-in's insert, happens only if the row
-  is still that version (``insert_while_current``: ``INSERT ... SELECT ... WHERE``, one
-  statement);
+- the one write that accepts a response, the verified sign-in's insert (at the start: the
+  pending request's), happens only if the row is still that version (``insert_while_current``:
+  ``INSERT ... SELECT ... WHERE``, one statement);
 - a refusal made with a remembered row counts only if the row is still that version
   (``still_current``);
 
 otherwise the whole step is done again from a fresh read (``OnCurrentRow``), so no response
-is accepted or refused on a row that is not current. The SP-initiated start is checked the
-same way (its pending request's insert). A fresh row carries no version and
-needs neither check. A row is remembered for at most ``REMEMBERED_SECONDS``.
+is accepted or refused, and no browser sent to an IdP, on a row that is not current. A fresh
+row carries no version and needs neither check. A row is remembered for at most
+``REMEMBERED_SECONDS``.
 
 Elsewhere (SQLite, in process) the row is read on every request: a read costs little there, and
 SQLite keeps no row version to check against.
@@ -43,15 +43,15 @@ from core.compiled import insert_row, insert_row_if, model_rows
 REMEMBERED_CONNECTIONS = 4096
 REMEMBERED_SECONDS = 300
 
-_VERSION = "row_version"
-T = TypeVar("T")  # the attribute a remembered connection's version is kept in
+_VERSION = "row_version"  # the attribute a remembered connection's version is kept in
+T = TypeVar("T")
 
 
 class ConnectionChanged(Exception):
     """The remembered row of the connection changed before the step's write: do it again."""
 
 
-def connection_for_acs(name: str) -> Connection | None:
+def remembered_connection(name: str) -> Connection | None:
     """The connection ``name`` names (None: none), remembered on PostgreSQL (see the module):
     then a new instance each call, with its row's version (``row_version``)."""
     if database.vendor != "postgresql":
@@ -84,14 +84,14 @@ def connection_for_acs(name: str) -> Connection | None:
 
 class OnCurrentRow:
     """A step of a sign-in on the connection ``name`` names, decided on a current row: run it
-    on the remembered row (``connection_for_acs``); if the row had changed
+    on the remembered row (``remembered_connection``); if the row had changed
     (``ConnectionChanged``), or the step refused on a row no longer current, run it again on
     the row read now. ``connection``: the row the outcome was decided on (for the refusal's
     page and record)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.connection = connection_for_acs(name)
+        self.connection = remembered_connection(name)
         if self.connection is None:
             raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
 

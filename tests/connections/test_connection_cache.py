@@ -14,8 +14,8 @@ from accounts.models import User
 from connections import connection_cache
 from connections.connection_cache import (
     ConnectionChanged,
-    connection_for_acs,
     remembered,
+    remembered_connection,
     still_current,
 )
 from connections.models import Connection, ConnectionStatus, PendingAuthnRequest, VerifiedSignIn
@@ -45,7 +45,7 @@ def remember(tenant) -> Connection:
     browser = Client()
     accepted = sign_in(browser, tenant.connection, idp_response(tenant, tenant.member.email))
     assert accepted.status_code == 302 and signed_in_email(browser) == tenant.member.email
-    cached = connection_for_acs(tenant.connection.name)
+    cached = remembered_connection(tenant.connection.name)
     assert remembered(cached)
     return cached
 
@@ -104,7 +104,7 @@ def test_a_connection_enabled_after_a_disabled_row_was_remembered_accepts_at_onc
     connection_set_status(connection=acme.connection, status=ConnectionStatus.DISABLED)
     refused = post_to_acs(Client(), acme.connection, idp_response(acme, acme.member.email))
     assert refused.status_code == 403
-    assert connection_for_acs(acme.connection.name).status == ConnectionStatus.DISABLED
+    assert remembered_connection(acme.connection.name).status == ConnectionStatus.DISABLED
 
     connection_set_status(connection=acme.connection, status=ConnectionStatus.ACTIVE)
     browser = Client()
@@ -155,7 +155,7 @@ def test_a_connection_made_again_under_a_remembered_name_is_the_one_used(acme, g
     assert refused.status_code == 403
     assert User.objects.count() == users
     assert not VerifiedSignIn.objects.filter(connection=replacement).exists()
-    assert connection_for_acs(name).pk == replacement.pk
+    assert remembered_connection(name).pk == replacement.pk
 
 
 def test_a_remembered_row_changed_before_the_write_writes_nothing(acme):
@@ -171,7 +171,7 @@ def test_a_remembered_row_changed_before_the_write_writes_nothing(acme):
 
     assert VerifiedSignIn.objects.count() == pending
     assert not still_current(cached)  # and forgotten: the next ACS reads the row now
-    assert connection_for_acs(acme.connection.name).status == ConnectionStatus.DISABLED
+    assert remembered_connection(acme.connection.name).status == ConnectionStatus.DISABLED
 
 
 def test_each_connection_name_has_its_own_row(acme, globex):
@@ -185,21 +185,21 @@ def test_each_connection_name_has_its_own_row(acme, globex):
 
     assert refused.status_code == 403
     assert User.objects.count() == users
-    assert connection_for_acs(acme.connection.name).pk == acme.connection.pk
-    assert connection_for_acs(globex.connection.name).pk == globex.connection.pk
+    assert remembered_connection(acme.connection.name).pk == acme.connection.pk
+    assert remembered_connection(globex.connection.name).pk == globex.connection.pk
 
 
 def test_at_most_so_many_rows_are_remembered(acme, globex, monkeypatch):
     monkeypatch.setattr(connection_cache, "REMEMBERED_CONNECTIONS", 1)
-    connection_for_acs(acme.connection.name)
-    connection_for_acs(globex.connection.name)
+    remembered_connection(acme.connection.name)
+    remembered_connection(globex.connection.name)
 
     assert list(connection_cache._rows) == [globex.connection.name]
 
 
 def test_a_row_is_read_again_once_it_is_old(acme, monkeypatch):
     monkeypatch.setattr(connection_cache, "REMEMBERED_SECONDS", -1)  # old as soon as read
-    connection_for_acs(acme.connection.name)
+    remembered_connection(acme.connection.name)
     reads = []
 
     def count(execute, sql, params, many, context):
@@ -207,7 +207,7 @@ def test_a_row_is_read_again_once_it_is_old(acme, monkeypatch):
         return execute(sql, params, many, context)
 
     with database.execute_wrapper(count):
-        connection_for_acs(acme.connection.name)
+        remembered_connection(acme.connection.name)
 
     assert len(reads) == 1
 
