@@ -88,7 +88,7 @@ def post_worker_init(worker) -> None:
     saml.warm_up()
     # Everything loaded so far (Django, pysaml2, the schema: some 130,000 objects) lives as long
     # as the worker. Frozen, the garbage collector's full passes skip it: without this, one
-    # request in a few hundred paid a full pass over all of it (about 65 ms on our 2-core VM).
+    # request in a few hundred paid a full pass over all of it (about 60 ms on our 2-core VM).
     gc.collect()
     gc.freeze()
 

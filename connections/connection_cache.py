@@ -91,9 +91,7 @@ class OnCurrentRow:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.connection = remembered_connection(name)
-        if self.connection is None:
-            raise ConnectionUnknown(extra={"name": name})  # clipped where it is recorded
+        self.connection = self._known(remembered_connection(name))
 
     def run(self, step: Callable[[Connection], T]) -> T:
         try:
@@ -102,10 +100,13 @@ class OnCurrentRow:
             if not isinstance(error, ConnectionChanged) and still_current(self.connection):
                 raise
         forget(self.name)
-        self.connection = connection_for_sign_in(name=self.name)
-        if self.connection is None:
-            raise ConnectionUnknown(extra={"name": self.name})
+        self.connection = self._known(connection_for_sign_in(name=self.name))
         return step(self.connection)
+
+    def _known(self, connection: Connection | None) -> Connection:
+        if connection is None:
+            raise ConnectionUnknown(extra={"name": self.name})  # clipped where it is recorded
+        return connection
 
 
 def forget(name: str) -> None:

@@ -351,10 +351,9 @@ def insert_row_if(instance: M, condition: str, params: list) -> bool:
     <condition>``: the row is inserted only if the SQL ``condition`` (with its ``params``)
     holds when the statement runs. Returns whether it was."""
     wrapper, compiled = _compiled_insert(instance, None, (), (), False)
-    if compiled.trailing or " VALUES (" not in compiled.sql or not compiled.sql.endswith(")"):
+    if compiled.select_sql is None:
         raise ValueError("insert_row_if() writes a plain INSERT ... VALUES (...)")
-    head, _, values = compiled.sql.rpartition(" VALUES (")
-    sql = f"{head} SELECT {values[:-1]} WHERE {condition}"
+    sql = f"{compiled.select_sql} WHERE {condition}"
     with transaction.mark_for_rollback_on_error(wrapper.alias), wrapper.cursor() as cursor:
         cursor.execute(sql, [*_insert_params(compiled, instance), *params])
         inserted = cursor.rowcount == 1
@@ -431,3 +430,8 @@ class _CompiledInsert:
             raise ValueError("insert_row() takes plain values (no expressions, placeholders)")
         # What follows the row's values (RETURNING's parameters, if the backend has any).
         self.trailing = list(compiled_params[len(self.fields) :])
+        # The same row as ``INSERT ... SELECT <the values>``, for insert_row_if's WHERE (None:
+        # not a plain INSERT ... VALUES (...)).
+        head, values_at, values = self.sql.rpartition(" VALUES (")
+        plain = values_at and not self.trailing and values.endswith(")")
+        self.select_sql = f"{head} SELECT {values[:-1]}" if plain else None

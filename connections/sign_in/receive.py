@@ -72,9 +72,8 @@ def acs_receive(
     ``connection`` may be a remembered row (``connections.connection_cache``): the verified
     sign-in is then written only if that row is still current, and ``ConnectionChanged`` says
     it was not (nothing written: do the step again with the row read now)."""
-    if remembered(connection) and not (
-        connection.idp_entity_id or connection.observed_idp_entity_id
-    ):
+    first_issuer = not connection.idp_entity_id and not connection.observed_idp_entity_id
+    if first_issuer and remembered(connection):
         raise ConnectionChanged()  # recording the first issuer updates the row: read it now
     if connection.status == ConnectionStatus.DISABLED:
         raise ConnectionDisabled(extra={"status": connection.status})
@@ -102,7 +101,6 @@ def acs_receive(
     if not inspected.in_response_to and not connection.allow_idp_initiated:
         raise SamlUnsolicited()
 
-    first_issuer = not connection.idp_entity_id and not connection.observed_idp_entity_id
     # An IdP-initiated response writes one row, the verified sign-in (its unique assertion ID is
     # the replay check): one statement, no transaction to open. Consuming the request an
     # SP-initiated one answers, or recording a first issuer, writes with it or not at all; and

@@ -34,7 +34,7 @@ from tests.sql_statements import statements
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def acs_connection() -> list[str]:
+def connection_read() -> list[str]:
     """The read of the connection by the SP-initiated start and the ACS: on PostgreSQL the row
     is remembered, and the step's write checks it is still current
     (connections.connection_cache)."""
@@ -43,7 +43,7 @@ def acs_connection() -> list[str]:
 
 def acs_idp_initiated() -> list[str]:
     return [
-        *acs_connection(),
+        *connection_read(),
         "INSERT connections_verifiedsignin",  # its unique assertion ID: the replay check
     ]
 
@@ -156,12 +156,12 @@ def test_sp_initiated_login_acs_then_finish(warm):
 
     assert done["Location"] == "/after"
     assert (login.kinds(), login.transactions) == (
-        [*acs_connection(), "INSERT connections_pendingauthnrequest"],
+        [*connection_read(), "INSERT connections_pendingauthnrequest"],
         1,
     )
     assert (acs.kinds(), acs.transactions) == (
         [
-            *acs_connection(),
+            *connection_read(),
             "DELETE connections_pendingauthnrequest",  # DELETE ... RETURNING
             "INSERT connections_verifiedsignin",
         ],
