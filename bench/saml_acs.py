@@ -301,6 +301,14 @@ def sign_in(server: Server, body: bytes) -> tuple[float, float]:
     return (between - started) * 1000, (time.perf_counter() - between) * 1000
 
 
+def sp_initiated_redirect(server: Server) -> None:
+    """``GET /sso/<name>/login/`` on a new connection; fails loudly unless it is the 302 to the
+    IdP."""
+    answer = server.request("GET", f"/sso/{NAME}/login/?next=/x")
+    if answer.status != 302:
+        raise SystemExit(f"the login answered {answer.status}, not 302")
+
+
 def signed_response(idp: TestIdP, target: dict) -> bytes:
     """A fresh Okta-like response for the bench user, signed for the seeded connection
     (``target``: what ``seed`` returned)."""
@@ -373,9 +381,7 @@ def run_database(label: str, database_url: str, idp: TestIdP, cert_file: Path, a
         return (time.perf_counter() - started) * 1000
 
     def redirect() -> None:
-        answer = server.request("GET", f"/sso/{NAME}/login/?next=/x")
-        if answer.status != 302:
-            raise SystemExit(f"the login answered {answer.status}, not 302")
+        sp_initiated_redirect(server)
 
     try:
         server.wait_ready()

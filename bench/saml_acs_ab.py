@@ -1,7 +1,7 @@
 """A change to the sign-in path against the code before it, both served at once.
 
     git worktree add /tmp/before <commit>            # the code before the change
-    .venv/bin/python bench/saml_acs_ab.py --before /tmp/before [--after .] [--runs 500]
+    .venv/bin/python bench/saml_acs_ab.py --before /tmp/before [--after .] [--runs 500] [--cold]
         [--postgres postgres://postgres@127.0.0.1:5432/wt_bench_ab] [--no-postgres]
 
 A machine's speed moves from hour to hour (on the project's VM, stock pysaml2's verification
@@ -15,8 +15,10 @@ own ``bench/saml_acs.py seed``.
 
 It prints, per database and per checkout, the p50 of the ACS POST, of the finish GET and of the
 whole IdP-initiated sign-in (a new TCP connection per request, a user who already exists, a
-fresh signed response each time), the whole sign-in's p95, and the change: after against
-before. Not a test: it asserts nothing about time.
+fresh signed response each time), the whole sign-in's p95, the SP-initiated redirect's p50 (``GET /sso/<name>/login/``, after
+each sign-in), and the changes: after against before. With ``--cold``, a stock pysaml2 verification (its ``xmlsec1`` processes) runs before
+each sign-in, as in ``bench/saml_acs.py``'s interleaved phase: each server answers cold, as it
+does there. Not a test: it asserts nothing about time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import argparse
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -44,6 +47,18 @@ def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_
         return bench.acs_body(bench.signed_response(idp, targets[side]))
 
     timed: dict[str, list[tuple[float, float]]] = {side: [] for side in SIDES}
+    redirects: dict[str, list[float]] = {side: [] for side in SIDES}
+    # Both sides sign in to their own connection; --cold verifies the first side's responses.
+    stock = (
+        bench.stock_client(idp, targets[SIDES[0]]["audience"], targets[SIDES[0]]["acs_url"])
+        if args.cold
+        else None
+    )
+
+    def cool_down() -> None:
+        if stock is not None:
+            bench.stock_verify(stock, bench.signed_response(idp, targets[SIDES[0]]))
+
     try:
         for side in SIDES:
             servers[side] = bench.Server(urls[side], 1, states[side], roots[side])
@@ -54,16 +69,24 @@ def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_
         for round_number in range(args.runs):
             order = SIDES if round_number % 2 == 0 else tuple(reversed(SIDES))
             for side in order:
+                cool_down()
                 signed = body(side)  # signed beforehand: the client's work, not timed
                 timed[side].append(bench.sign_in(servers[side], signed))
+                started = time.perf_counter()
+                bench.sp_initiated_redirect(servers[side])
+                redirects[side].append((time.perf_counter() - started) * 1000)
     finally:
         for server in servers.values():
             server.stop()
         for state in states.values():
             shutil.rmtree(state, ignore_errors=True)
 
-    print(f"{label} ({args.runs} rounds, each side once a round in alternating order)")
+    print(
+        f"{label} ({args.runs} rounds, each side once a round in alternating order"
+        + (", each sign-in after a stock pysaml2 verification)" if args.cold else ")")
+    )
     whole = {}
+    redirect = {side: bench.percentiles(redirects[side])[0] for side in SIDES}
     for side in SIDES:
         acs = [a for a, _ in timed[side]]
         finish = [f for _, f in timed[side]]
@@ -72,12 +95,16 @@ def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_
             f"  {side:<6} {str(roots[side]):<40} ACS p50 {bench.percentiles(acs)[0]:6.2f} ms"
             f"   finish p50 {bench.percentiles(finish)[0]:6.2f} ms"
             f"   sign-in p50 {whole[side][0]:6.2f} ms  p95 {whole[side][1]:6.2f} ms"
+            f"   redirect p50 {redirect[side]:6.2f} ms"
         )
-    before, after = whole["before"][0], whole["after"][0]
-    print(
-        f"  change of the sign-in's p50: {after - before:+.2f} ms"
-        f" ({(after - before) / before * 100:+.1f}%)"
-    )
+    for name, (before, after) in (
+        ("sign-in", (whole["before"][0], whole["after"][0])),
+        ("redirect", (redirect["before"], redirect["after"])),
+    ):
+        print(
+            f"  change of the {name}'s p50: {after - before:+.2f} ms"
+            f" ({(after - before) / before * 100:+.1f}%)"
+        )
     sys.stdout.flush()
 
 
@@ -99,6 +126,11 @@ def main() -> None:
         "created afresh, dropped at the end",
     )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="a stock pysaml2 verification before each sign-in (each server answers cold)",
+    )
     args = parser.parse_args()
     roots = {"before": args.before.resolve(), "after": args.after.resolve()}
     for side, root in roots.items():
