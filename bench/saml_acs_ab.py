@@ -15,8 +15,9 @@ own ``bench/saml_acs.py seed``.
 
 It prints, per database and per checkout, the p50 of the ACS POST, of the finish GET and of the
 whole IdP-initiated sign-in (a new TCP connection per request, a user who already exists, a
-fresh signed response each time), the whole sign-in's p95, the SP-initiated redirect's p50 (``GET /sso/<name>/login/``, after
-each sign-in), and the changes: after against before. With ``--cold``, a stock pysaml2 verification (its ``xmlsec1`` processes) runs before
+fresh signed response each time), the whole sign-in's p95, the p50 of the SP-initiated
+redirect (``GET /sso/<name>/login/``, after each sign-in), and the changes: after against
+before. With ``--cold``, a stock pysaml2 verification (its ``xmlsec1`` processes) runs before
 each sign-in, as in ``bench/saml_acs.py``'s interleaved phase: each server answers cold, as it
 does there. Not a test: it asserts nothing about time.
 """
