@@ -19,10 +19,20 @@ class PendingAuthnRequest(models.Model):
 
     ``browser_binding`` is the SHA-256 of a random value kept in a cookie of the browser that
     started the login: the response only completes in that browser.
+
+    On PostgreSQL the table is UNLOGGED (migration 0009), as ``VerifiedSignIn``'s: a row lives
+    minutes, so neither ``/login/``'s insert nor the ACS's consumption waits for a disk flush.
+    A server crash empties it: a response to a request started before the crash is refused
+    (``saml_in_response_to_mismatch``, as for any request we do not know) and the person
+    signs in again. Nothing is accepted that would not be otherwise.
     """
 
     request_id = models.CharField(max_length=100, unique=True)
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    # No foreign key constraint in the database: checking it locks the connection's row, a WAL
+    # record the insert's commit would wait to flush (see VerifiedSignIn.connection).
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="+", db_constraint=False
+    )
     browser_binding = models.CharField(max_length=64)
     next_path = models.CharField(max_length=2000, blank=True)
     test_login = models.BooleanField(default=False)

@@ -14,7 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
-from connections.models import SeenAssertion, VerifiedSignIn
+from connections.models import PendingAuthnRequest, SeenAssertion, VerifiedSignIn
 from connections.services import saml_state_purge
 from tests.connections.saml_helpers import (
     assert_refused,
@@ -126,5 +126,21 @@ def test_on_postgresql_verified_sign_ins_skip_the_wal(db):
         cursor.execute(
             "SELECT count(*) FROM pg_constraint WHERE contype = 'f' "
             "AND conrelid = 'connections_verifiedsignin'::regclass"
+        )
+        assert cursor.fetchone() == (0,)
+
+
+@pytest.mark.postgres("unlogged tables are PostgreSQL's")
+def test_on_postgresql_pending_sp_initiated_requests_skip_the_wal(db):
+    """``/login/``'s insert and the ACS's consumption wait for no disk flush; a crash loses
+    only requests in flight (refused: tests.connections.refusals.protocol)."""
+    with database.cursor() as cursor:
+        cursor.execute("SELECT relpersistence FROM pg_class WHERE relname = %s", [
+            PendingAuthnRequest._meta.db_table
+        ])  # fmt: skip
+        assert cursor.fetchone() == ("u",)
+        cursor.execute(
+            "SELECT count(*) FROM pg_constraint WHERE contype = 'f' AND conrelid = %s::regclass",
+            [PendingAuthnRequest._meta.db_table],
         )
         assert cursor.fetchone() == (0,)

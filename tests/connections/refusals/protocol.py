@@ -349,6 +349,17 @@ def _to_an_expired_request(given: Given) -> Act:
     return lambda: post_to_acs(given.client, given.acme.connection, xml)
 
 
+def _to_a_request_lost_in_a_crash(given: Given) -> Act:
+    """A PostgreSQL crash empties the pending requests (an unlogged table): a response to one
+    started before it is refused like any request we do not know; the person signs in again."""
+    start, _ = start_login(given.client, given.acme.connection)
+    PendingAuthnRequest.objects.all().delete()
+    xml = idp_for(given.acme).respond_to(
+        start["Location"], name_id=NEW, attributes=okta_attributes(NEW)
+    )
+    return lambda: post_to_acs(given.client, given.acme.connection, xml)
+
+
 def _answered_twice(given: Given) -> Act:
     acme = given.acme
     start, _ = start_login(given.client, acme.connection)
@@ -426,6 +437,12 @@ CASES += [
         "saml_in_response_to_mismatch",
         "an-expired-request",
         _to_an_expired_request,
+        never_created=(NEW,),
+    ),
+    Refusal(
+        "saml_in_response_to_mismatch",
+        "a-request-lost-in-a-crash",
+        _to_a_request_lost_in_a_crash,
         never_created=(NEW,),
     ),
     Refusal(
