@@ -6,15 +6,7 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-
-def unlogged(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE connections_verifiedsignin SET UNLOGGED")
-
-
-def logged(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE connections_verifiedsignin SET LOGGED")
+from core.postgresql.unlogged import set_unlogged
 
 
 class Migration(migrations.Migration):
@@ -56,5 +48,5 @@ class Migration(migrations.Migration):
                 fields=("connection", "assertion_id"), name="verified_sign_in_assertion_unique"
             ),
         ),
-        migrations.RunPython(unlogged, logged),
+        set_unlogged("connections_verifiedsignin"),
     ]

@@ -4,15 +4,7 @@ constraint to lock the connection's row (see ``PendingAuthnRequest``)."""
 import django.db.models.deletion
 from django.db import migrations, models
 
-
-def unlogged(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE connections_pendingauthnrequest SET UNLOGGED")
-
-
-def logged(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("ALTER TABLE connections_pendingauthnrequest SET LOGGED")
+from core.postgresql.unlogged import set_unlogged
 
 
 class Migration(migrations.Migration):
@@ -31,5 +23,5 @@ class Migration(migrations.Migration):
                 to="connections.connection",
             ),
         ),
-        migrations.RunPython(unlogged, logged),
+        set_unlogged("connections_pendingauthnrequest"),
     ]
