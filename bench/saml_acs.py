@@ -281,8 +281,10 @@ def acs_body(xml: bytes) -> bytes:
     return urlencode(post_data(xml)).encode()
 
 
-def sign_in(server: Server, body: bytes) -> tuple[float, float]:
+def sign_in(server: Server, body: bytes, cookies: str = "") -> tuple[float, float]:
     """ACS POST then the finish GET, each on its own connection; fails loudly if refused.
+    ``cookies``: what else the browser sends on the (same-site) finish GET: the binding cookie
+    of an SP-initiated start (the ACS, a cross-site POST, gets none of these Lax cookies).
     Returns how long each took, in ms."""
     started = time.perf_counter()
     acs = server.request(
@@ -294,19 +296,33 @@ def sign_in(server: Server, body: bytes) -> tuple[float, float]:
     done = server.request(
         "GET",
         urlsplit(acs.headers["Location"]).path,
-        headers={"Cookie": f"sso_finish={_cookie(acs, 'sso_finish')}"},
+        headers={
+            "Cookie": "; ".join(filter(None, [f"sso_finish={_cookie(acs, 'sso_finish')}", cookies]))
+        },
     )
     if done.status != 302 or not _cookie(done, "sessionid"):
         raise SystemExit(f"the finish step answered {done.status}, not a signed-in redirect")
     return (between - started) * 1000, (time.perf_counter() - between) * 1000
 
 
-def sp_initiated_redirect(server: Server) -> None:
+def sp_initiated_redirect(server: Server) -> tuple[str, str]:
     """``GET /sso/<name>/login/`` on a new connection; fails loudly unless it is the 302 to the
-    IdP."""
+    IdP. Returns where it sends the browser (the AuthnRequest) and the cookies it set, as the
+    browser sends them back."""
     answer = server.request("GET", f"/sso/{NAME}/login/?next=/x")
     if answer.status != 302:
         raise SystemExit(f"the login answered {answer.status}, not 302")
+    set_cookies = answer.headers.get_all("Set-Cookie") or []
+    return answer.headers["Location"], "; ".join(c.split(";", 1)[0] for c in set_cookies)
+
+
+def sp_initiated_response(idp: TestIdP, location: str) -> bytes:
+    """The IdP's signed answer to the AuthnRequest ``location`` carries, for the bench user."""
+    return idp.respond_to(
+        location,
+        name_id=EMAIL,
+        attributes=okta_attributes(EMAIL, first="Ada", last="Bench", user_type="sender"),
+    )
 
 
 def signed_response(idp: TestIdP, target: dict) -> bytes:

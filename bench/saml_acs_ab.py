@@ -2,6 +2,7 @@
 
     git worktree add /tmp/before <commit>            # the code before the change
     .venv/bin/python bench/saml_acs_ab.py --before /tmp/before [--after .] [--runs 500] [--cold]
+        [--sp-initiated]
         [--postgres postgres://postgres@127.0.0.1:5432/wt_bench_ab] [--no-postgres]
 
 A machine's speed moves from hour to hour (on the project's VM, stock pysaml2's verification
@@ -19,7 +20,9 @@ fresh signed response each time), the whole sign-in's p95, the p50 of the SP-ini
 redirect (``GET /sso/<name>/login/``, after each sign-in), and the changes: after against
 before. With ``--cold``, a stock pysaml2 verification (its ``xmlsec1`` processes) runs before
 each sign-in, as in ``bench/saml_acs.py``'s interleaved phase: each server answers cold, as it
-does there. Not a test: it asserts nothing about time.
+does there. With ``--sp-initiated``, each sign-in starts at ``GET /sso/<name>/login/`` (timed as
+the redirect) and the IdP answers the request it carries. Not a test: it asserts nothing about
+time.
 """
 
 from __future__ import annotations
@@ -71,6 +74,13 @@ def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_
             order = SIDES if round_number % 2 == 0 else tuple(reversed(SIDES))
             for side in order:
                 cool_down()
+                if args.sp_initiated:
+                    started = time.perf_counter()
+                    location, cookies = bench.sp_initiated_redirect(servers[side])
+                    redirects[side].append((time.perf_counter() - started) * 1000)
+                    signed = bench.acs_body(bench.sp_initiated_response(idp, location))
+                    timed[side].append(bench.sign_in(servers[side], signed, cookies))
+                    continue
                 signed = body(side)  # signed beforehand: the client's work, not timed
                 timed[side].append(bench.sign_in(servers[side], signed))
                 started = time.perf_counter()
@@ -84,6 +94,7 @@ def compare(label: str, urls: dict[str, str], roots: dict[str, Path], idp, cert_
 
     print(
         f"{label} ({args.runs} rounds, each side once a round in alternating order"
+        + (", SP-initiated" if args.sp_initiated else ", IdP-initiated")
         + (", each sign-in after a stock pysaml2 verification)" if args.cold else ")")
     )
     whole = {}
@@ -127,6 +138,12 @@ def main() -> None:
         "created afresh, dropped at the end",
     )
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument(
+        "--sp-initiated",
+        action="store_true",
+        help="SP-initiated sign-ins: each starts with GET /login/ (timed as the redirect), the "
+        "IdP answers that request",
+    )
     parser.add_argument(
         "--cold",
         action="store_true",

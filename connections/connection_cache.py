@@ -10,7 +10,8 @@ share an ``xmin`` but not a ``ctid``). A remembered row is never trusted on its 
 
 - the one write that accepts a response, the verified sign-in's insert (at the start: the
   pending request's), happens only if the row is still that version (``insert_while_current``:
-  ``INSERT ... SELECT ... WHERE``, one statement);
+  ``INSERT ... SELECT ... WHERE``, one statement; for an SP-initiated response,
+  ``insert_consuming`` deletes the request it answers in that statement too);
 - a refusal made with a remembered row counts only if the row is still that version
   (``still_current``);
 
@@ -32,6 +33,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from django.db import connection as database
+from django.db import models
 
 from connections.exceptions import ConnectionUnknown, SignInRefused
 from connections.key_encryption import SpKeysUnavailable
@@ -133,6 +135,25 @@ def insert_while_current(connection: Connection, instance) -> None:
         insert_row(instance, read_key=False)
     elif not insert_row_if(instance, *current):
         raise ConnectionChanged()
+
+
+def insert_consuming(connection: Connection, instance, consumed: models.Model) -> bool:
+    """PostgreSQL: ``insert_while_current``, and the row ``consumed`` deleted, in one statement:
+    both or neither. Returns False (nothing written) when ``consumed`` is gone, taken by another
+    request; ``ConnectionChanged`` when the connection's row is not current (nothing written).
+    A clash raises ``IntegrityError``, nothing written."""
+    meta = type(consumed)._meta
+    quote = database.ops.quote_name
+    where, params = f"{quote(meta.pk.column)} = %s", [consumed.pk]
+    current = _current_condition(connection)
+    if current is not None:  # the delete carries it: the insert depends on the delete
+        where, params = f"{where} AND {current[0]}", [*params, *current[1]]
+    delete = f"consumed AS (DELETE FROM {quote(meta.db_table)} WHERE {where} RETURNING 1)"  # noqa: S608 - names
+    if insert_row_if(instance, "EXISTS (SELECT 1 FROM consumed)", [], with_query=(delete, params)):
+        return True
+    if not still_current(connection):
+        raise ConnectionChanged()
+    return False
 
 
 def _current_condition(connection: Connection) -> tuple[str, list] | None:

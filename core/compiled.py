@@ -346,16 +346,24 @@ def insert_row(
     return instance
 
 
-def insert_row_if(instance: M, condition: str, params: list) -> bool:
+def insert_row_if(
+    instance: M, condition: str, params: list, *, with_query: tuple[str, list] | None = None
+) -> bool:
     """``insert_row(instance, read_key=False)`` as one ``INSERT ... SELECT <the values> WHERE
     <condition>``: the row is inserted only if the SQL ``condition`` (with its ``params``)
-    holds when the statement runs. Returns whether it was."""
+    holds when the statement runs. Returns whether it was. ``with_query``: the SQL and
+    parameters of a ``WITH`` put before it (PostgreSQL). A data-modifying part of that runs
+    whether or not the row is inserted: to write both or neither, make ``condition`` depend on
+    what the part returns."""
     wrapper, compiled = _compiled_insert(instance, None, (), (), False)
     if compiled.select_sql is None:
         raise ValueError("insert_row_if() writes a plain INSERT ... VALUES (...)")
     sql = f"{compiled.select_sql} WHERE {condition}"
+    values = [*_insert_params(compiled, instance), *params]
+    if with_query is not None:
+        sql, values = f"WITH {with_query[0]} {sql}", [*with_query[1], *values]
     with transaction.mark_for_rollback_on_error(wrapper.alias), wrapper.cursor() as cursor:
-        cursor.execute(sql, [*_insert_params(compiled, instance), *params])
+        cursor.execute(sql, values)
         inserted = cursor.rowcount == 1
     if inserted:
         instance._state.adding = False

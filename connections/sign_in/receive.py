@@ -9,10 +9,16 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db import connection as database
 from django.utils import timezone
 
 from audit.services import audit_record
-from connections.connection_cache import ConnectionChanged, insert_while_current, remembered
+from connections.connection_cache import (
+    ConnectionChanged,
+    insert_consuming,
+    insert_while_current,
+    remembered,
+)
 from connections.exceptions import (
     ConnectionDisabled,
     SamlAudienceMismatch,
@@ -28,6 +34,7 @@ from connections.exceptions import (
     SamlSignatureInvalid,
     SamlStatusFailure,
     SamlUnsolicited,
+    SignInRefused,
 )
 from connections.idp_hints import idp_product
 from connections.models import (
@@ -47,7 +54,7 @@ from connections.sign_in.common import (
 )
 from connections.sign_in.finish import sign_in_lookup_for
 from connections.sp_keys import sp_decrypt
-from core.persistence import delete_returning
+from core.compiled import CompiledQuery
 
 # A Response or Assertion issued longer ago than this is refused whatever its validity window
 # says (pysaml2 refuses the same; an IdP issues them seconds before they are posted).
@@ -102,15 +109,22 @@ def acs_receive(
         raise SamlUnsolicited()
 
     # An IdP-initiated response writes one row, the verified sign-in (its unique assertion ID is
-    # the replay check): one statement, no transaction to open. Consuming the request an
-    # SP-initiated one answers, or recording a first issuer, writes with it or not at all; and
-    # inside a caller's transaction (the tests') a savepoint keeps a refused insert from
+    # the replay check): one statement, no transaction to open. An SP-initiated one also
+    # consumes the request it answers, with that row or not at all: on PostgreSQL the request is
+    # read here and deleted by the insert's statement (connection_cache.insert_consuming);
+    # elsewhere, or where a first issuer is recorded too, in a transaction around the step.
+    # Inside a caller's transaction (the tests') a savepoint keeps a refused insert from
     # breaking it.
+    consume_with_insert = (
+        bool(inspected.in_response_to) and database.vendor == "postgresql" and not first_issuer
+    )
     together = (
-        inspected.in_response_to or first_issuer or transaction.get_connection().in_atomic_block
+        (inspected.in_response_to and not consume_with_insert)
+        or first_issuer
+        or transaction.get_connection().in_atomic_block
     )
     with transaction.atomic() if together else nullcontext():
-        pending = _pending_request_consume(connection, inspected)
+        pending = _pending_request(connection, inspected, consume=not consume_with_insert)
         require_usable(connection, test_login=bool(pending and pending.test_login))
         try:
             verified = adapter.verify_response(connection, inspected, issuer=issuer)
@@ -142,7 +156,9 @@ def acs_receive(
             remember_until=expires_at,
         )
         pending_sign_in.user_lookup = sign_in_lookup_for(pending_sign_in)
-        record = _verified_sign_in_record(connection, pending_sign_in)
+        record = _verified_sign_in_record(
+            connection, pending_sign_in, consuming=pending if consume_with_insert else None
+        )
     return ReceivedSignIn(finish_token=token, verified=record)
 
 
@@ -228,35 +244,62 @@ def _check_times(inspected: InspectedResponse) -> datetime:
     return max(ends) + skew
 
 
-def _pending_request_consume(
-    connection: Connection, inspected: InspectedResponse
+def _pending_requests(request_id: str, connection_id: int, now):
+    return PendingAuthnRequest.objects.filter(
+        request_id=request_id, connection_id=connection_id, expires_at__gt=now
+    )
+
+
+# Compiled once per process (core.compiled): read, or fetched and deleted in one statement.
+_PENDING_READ = CompiledQuery(_pending_requests)
+_PENDING_CONSUME = CompiledQuery(_pending_requests, delete=True)
+
+
+def _pending_request(
+    connection: Connection, inspected: InspectedResponse, *, consume: bool
 ) -> PendingAuthnRequest | None:
-    """The SP-initiated request the response answers, consumed (fetched and deleted in one
-    statement, so two responses cannot both answer it); None for an IdP-initiated one."""
+    """The SP-initiated request the response answers; None for an IdP-initiated one. With
+    ``consume``, consumed here (fetched and deleted in one statement, so two responses cannot
+    both answer it); without, read, and consumed by the verified sign-in's insert
+    (``_verified_sign_in_record``)."""
     request_id = inspected.in_response_to
     if not request_id:
         return None
-    consumed = delete_returning(
-        PendingAuthnRequest.objects.filter(
-            request_id=request_id, connection=connection, expires_at__gt=timezone.now()
-        )
-    )
-    if consumed:
-        return consumed[0]
-    if _assertion_seen(connection, inspected.assertion_id):
-        raise SamlReplayed(extra={"assertion_id": inspected.assertion_id})
+    query = _PENDING_CONSUME if consume else _PENDING_READ
+    pending = query.first(request_id=request_id, connection_id=connection.pk, now=timezone.now())
+    if pending is None:
+        raise _request_gone(connection, assertion_id=inspected.assertion_id, request_id=request_id)
+    return pending
+
+
+def _request_gone(connection: Connection, *, assertion_id: str, request_id: str) -> SignInRefused:
+    """The refusal of a response whose request is not (or no longer) pending."""
+    if _assertion_seen(connection, assertion_id):
+        return SamlReplayed(extra={"assertion_id": assertion_id})
     # An InResponseTo that names no request of ours (another connection's, an expired one, or an
     # "unsolicited" response that claims to answer something) is refused even where
     # IdP-initiated logins are allowed.
-    raise SamlInResponseToMismatch(extra={"in_response_to": request_id})
+    return SamlInResponseToMismatch(extra={"in_response_to": request_id})
 
 
-def _verified_sign_in_record(connection: Connection, record: VerifiedSignIn) -> VerifiedSignIn:
+def _verified_sign_in_record(
+    connection: Connection,
+    record: VerifiedSignIn,
+    *,
+    consuming: PendingAuthnRequest | None = None,
+) -> VerifiedSignIn:
     """Inside the caller's transaction, if any, without a savepoint: an assertion ID this
-    connection has seen (unique per connection) refuses the whole step. Its id is not read back:
-    the finish step finds it by its token."""
+    connection has seen (unique per connection) refuses the whole step. ``consuming``: the
+    request the response answers, deleted in the same statement (PostgreSQL); if another
+    response took it meanwhile, refused as if it had been gone from the start. Its id is not
+    read back: the finish step finds it by its token."""
     try:
-        insert_while_current(connection, record)
+        if consuming is None:
+            insert_while_current(connection, record)
+        elif not insert_consuming(connection, record, consuming):
+            raise _request_gone(
+                connection, assertion_id=record.assertion_id, request_id=consuming.request_id
+            )
     except IntegrityError:
         raise SamlReplayed(extra={"assertion_id": record.assertion_id}) from None
     return record
