@@ -27,10 +27,10 @@ from connections.models import (
 from connections.sign_in.common import refusal_record, require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
 from connections.sign_in.take import Taken, pending_sign_ins
+from core.compiled import CompiledQuery
 
-
-def _pending(connection: Connection, finish_token: str | None):
-    return pending_sign_ins(secret_hash(finish_token or ""), connection.pk, timezone.now())
+# Compiled once per process (core.compiled): the pending sign-in, read and left pending.
+_PENDING_PEEK = CompiledQuery(pending_sign_ins)
 
 
 def _no_longer_pending() -> SamlExpired:
@@ -43,7 +43,13 @@ def _no_longer_pending() -> SamlExpired:
 def verified_sign_in_get(*, connection: Connection, finish_token: str | None) -> VerifiedSignIn:
     """The pending sign-in of this browser, left pending: read only to ask a browser signed in
     as someone else before switching (``verified_sign_in_consume`` finishes it)."""
-    record = _pending(connection, finish_token).first() if finish_token else None
+    record = (
+        _PENDING_PEEK.first(
+            token_hash=secret_hash(finish_token), connection_id=connection.pk, now=timezone.now()
+        )
+        if finish_token
+        else None
+    )
     if record is None:
         raise _no_longer_pending()
     require_usable(connection, test_login=record.test_login)
