@@ -10,8 +10,8 @@ share an ``xmin`` but not a ``ctid``). A remembered row is never trusted on its 
 
 - the one write that accepts a response, the verified sign-in's insert (at the start: the
   pending request's), happens only if the row is still that version (``insert_while_current``:
-  ``INSERT ... SELECT ... WHERE``, one statement; for an SP-initiated response,
-  ``insert_consuming`` deletes the request it answers in that statement too);
+  ``INSERT ... SELECT ... WHERE``, one statement; for an SP-initiated response, the request
+  it answers is deleted by that statement too);
 - a refusal made with a remembered row counts only if the row is still that version
   (``still_current``);
 
@@ -126,34 +126,38 @@ def remembered(connection: Connection) -> bool:
     return getattr(connection, _VERSION, None) is not None
 
 
-def insert_while_current(connection: Connection, instance) -> None:
+def insert_while_current(
+    connection: Connection, instance, *, consuming: models.Model | None = None
+) -> bool:
     """``insert_row(instance, read_key=False)``; for a remembered ``connection``, in the same
     statement only while its row is current (``ConnectionChanged`` if it is not: nothing
-    written). A clash raises ``IntegrityError`` either way."""
+    written). ``consuming`` (PostgreSQL): a row the same statement deletes, both or neither;
+    False when that row is gone, taken by another request (nothing written). A clash raises
+    ``IntegrityError``, nothing written."""
     current = _current_condition(connection)
-    if current is None:
+    if consuming is None and current is None:
         insert_row(instance, read_key=False)
-    elif not insert_row_if(instance, *current):
-        raise ConnectionChanged()
-
-
-def insert_consuming(connection: Connection, instance, consumed: models.Model) -> bool:
-    """PostgreSQL: ``insert_while_current``, and the row ``consumed`` deleted, in one statement:
-    both or neither. Returns False (nothing written) when ``consumed`` is gone, taken by another
-    request; ``ConnectionChanged`` when the connection's row is not current (nothing written).
-    A clash raises ``IntegrityError``, nothing written."""
-    meta = type(consumed)._meta
-    quote = database.ops.quote_name
-    where, params = f"{quote(meta.pk.column)} = %s", [consumed.pk]
-    current = _current_condition(connection)
-    if current is not None:  # the delete carries it: the insert depends on the delete
-        where, params = f"{where} AND {current[0]}", [*params, *current[1]]
-    delete = f"consumed AS (DELETE FROM {quote(meta.db_table)} WHERE {where} RETURNING 1)"  # noqa: S608 - names
-    if insert_row_if(instance, "EXISTS (SELECT 1 FROM consumed)", [], with_query=(delete, params)):
         return True
-    if not still_current(connection):
+    if consuming is None:
+        condition, params, with_query = *current, None
+    else:  # the delete carries the version: the insert depends on the delete
+        condition, params = "EXISTS (SELECT 1 FROM consumed)", []
+        with_query = _deleting(consuming, current)
+    if insert_row_if(instance, condition, params, with_query=with_query):
+        return True
+    if consuming is None or not still_current(connection):
         raise ConnectionChanged()
     return False
+
+
+def _deleting(row: models.Model, current: tuple[str, list] | None) -> tuple[str, list]:
+    """``consumed AS (DELETE`` of ``row``, only while ``current`` holds ``)``, for a WITH."""
+    meta = type(row)._meta
+    quote = database.ops.quote_name
+    where, params = f"{quote(meta.pk.column)} = %s", [row.pk]
+    if current is not None:
+        where, params = f"{where} AND {current[0]}", [*params, *current[1]]
+    return f"consumed AS (DELETE FROM {quote(meta.db_table)} WHERE {where} RETURNING 1)", params  # noqa: S608 - names
 
 
 def _current_condition(connection: Connection) -> tuple[str, list] | None:

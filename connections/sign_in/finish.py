@@ -26,7 +26,7 @@ from connections.models import (
 )
 from connections.sign_in.common import refusal_record, require_usable, secret_hash
 from connections.sign_in.identity import jit_role, saml_user_resolve
-from connections.sign_in.take import Taken, pending_sign_ins
+from connections.sign_in.take import Taken, pending_sign_ins, takes_in_one_statement
 from core.compiled import CompiledQuery
 
 # Compiled once per process (core.compiled): the pending sign-in, read and left pending.
@@ -146,9 +146,12 @@ def sign_in_user(
 
 
 def sign_in_lookup_for(record: VerifiedSignIn) -> dict:
-    """At the ACS: the keys the finish step will read the user by (``sign_in_lookup`` of the
-    email the connection's mapping reads from the identity now); none if no email is there
-    (the finish step refuses that, with the connection's mapping as it is then)."""
+    """At the ACS: the keys the finish step's take will read the user by (``sign_in_lookup`` of
+    the email the connection's mapping reads from the identity now); none if no email is there
+    (the finish step refuses that, with the connection's mapping as it is then), or where the
+    take reads no user (``takes_in_one_statement``: the ACS need not map the identity there)."""
+    if not takes_in_one_statement():
+        return {}
     try:
         return sign_in_lookup(sign_in_identity(record).email)
     except AttributeMissing:

@@ -13,12 +13,7 @@ from django.db import connection as database
 from django.utils import timezone
 
 from audit.services import audit_record
-from connections.connection_cache import (
-    ConnectionChanged,
-    insert_consuming,
-    insert_while_current,
-    remembered,
-)
+from connections.connection_cache import ConnectionChanged, insert_while_current, remembered
 from connections.exceptions import (
     ConnectionDisabled,
     SamlAudienceMismatch,
@@ -111,7 +106,7 @@ def acs_receive(
     # An IdP-initiated response writes one row, the verified sign-in (its unique assertion ID is
     # the replay check): one statement, no transaction to open. An SP-initiated one also
     # consumes the request it answers, with that row or not at all: on PostgreSQL the request is
-    # read here and deleted by the insert's statement (connection_cache.insert_consuming);
+    # read here and deleted by the insert's statement (connection_cache.insert_while_current);
     # elsewhere, or where a first issuer is recorded too, in a transaction around the step.
     # Inside a caller's transaction (the tests') a savepoint keeps a refused insert from
     # breaking it.
@@ -294,9 +289,7 @@ def _verified_sign_in_record(
     response took it meanwhile, refused as if it had been gone from the start. Its id is not
     read back: the finish step finds it by its token."""
     try:
-        if consuming is None:
-            insert_while_current(connection, record)
-        elif not insert_consuming(connection, record, consuming):
+        if not insert_while_current(connection, record, consuming=consuming):
             raise _request_gone(
                 connection, assertion_id=record.assertion_id, request_id=consuming.request_id
             )

@@ -47,6 +47,12 @@ class Taken:
     read: SignInRead | None = None
 
 
+def takes_in_one_statement() -> bool:
+    """Is the take one statement here, reading the user and held domains with it by the keys the
+    ACS kept (``VerifiedSignIn.user_lookup``)? On PostgreSQL; elsewhere nothing reads them."""
+    return database.vendor == "postgresql"
+
+
 def pending_take(*, name: str, finish_token: str | None) -> Taken:
     """The connection ``name`` names and, if a finish token came with the request, the pending
     sign-in it is for, taken (token emptied: only one request can finish it, and the row stays
@@ -55,7 +61,7 @@ def pending_take(*, name: str, finish_token: str | None) -> Taken:
     if not finish_token or not connection_name_possible(name):
         return Taken(connection_for_sign_in(name=name), None, False)
     token_hash, now = secret_hash(finish_token), timezone.now()
-    if database.vendor == "postgresql":
+    if takes_in_one_statement():
         return _take_in_one_statement(name, token_hash, now)
     connection = connection_for_sign_in(name=name)
     if connection is None:

@@ -51,7 +51,7 @@ def acs_idp_initiated() -> list[str]:
 def acs_sp_initiated() -> list[str]:
     """The request the response answers, consumed with the verified sign-in's insert or not at
     all: on PostgreSQL read, then deleted by the insert's statement, which checks the remembered
-    connection row is current (connections.connection_cache.insert_consuming; no transaction);
+    connection row is current (connections.connection_cache.insert_while_current; no transaction);
     elsewhere deleted (``DELETE ... RETURNING``) before the insert, in one transaction."""
     if connection.vendor == "postgresql":
         return [

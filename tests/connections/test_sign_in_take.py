@@ -181,9 +181,11 @@ def test_a_mapping_changed_between_the_acs_and_the_finish_step_signs_in_whom_it_
     response = post_to_acs(
         browser, acme.connection, idp_response(acme, acme.member.email, attributes=attributes)
     )
-    assert VerifiedSignIn.objects.get(
-        connection=acme.connection, token_hash__isnull=False
-    ).user_lookup["email_key"] == email_key(acme.member.email)
+    kept = VerifiedSignIn.objects.get(connection=acme.connection, token_hash__isnull=False)
+    if connection.vendor == "postgresql":  # where the take reads the user by them
+        assert kept.user_lookup["email_key"] == email_key(acme.member.email)
+    else:
+        assert kept.user_lookup == {}  # nothing reads them: the ACS does not map for them
 
     connection_update(
         connection=acme.connection, attribute_mapping={"email": "corpMail"}, actor_label="test"

@@ -1,6 +1,6 @@
 """An SP-initiated response consumes the request it answers together with the verified sign-in
 it writes, or neither: on PostgreSQL the request is read before the signatures are checked and
-deleted by the verified sign-in's own statement (``connection_cache.insert_consuming``);
+deleted by the verified sign-in's own statement (``connection_cache.insert_while_current``);
 elsewhere it is deleted first, in the step's transaction. Either way a refused response leaves
 the request pending, a request answers one response, and a request another response took
 meanwhile refuses the late one."""
